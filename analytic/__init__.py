@@ -1,0 +1,11 @@
+"""Exact mathematics of the targets: Gaussian and Gaussian-mixture laws under the OU forward
+process (SPEC.md §1-2) and exact divergences between Gaussians (SPEC.md §9).
+
+This package knows nothing about samplers.
+"""
+
+from .gaussian import Gaussian
+from .mixture import GaussianMixture
+from .ou import ou_mean_factor, ou_noise_variance
+
+__all__ = ["Gaussian", "GaussianMixture", "ou_mean_factor", "ou_noise_variance"]
