@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from .grid import TimeGrid
@@ -49,9 +50,9 @@ class NonFiniteError(FloatingPointError):
 
 
 def positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
+    return int(value)
 
 
 def resolve_score(score):
@@ -99,8 +100,7 @@ def setup(score, grid, n, dim, x0, generator, dtype, device, scheme=None) -> Set
     else:
         if n is None or dim is None:
             raise ValueError("pass either x0 or both n and dim")
-        positive_int(n, "n")
-        positive_int(dim, "dim")
+        n, dim = positive_int(n, "n"), positive_int(dim, "dim")
     dtype = dtype or torch.float64
     if dtype not in (torch.float32, torch.float64):
         raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")

@@ -81,7 +81,7 @@ class TimeGrid:
 
     def __init__(self, T: float, eta: float, block_times, sub_grids):
         T, eta = _check_horizon(T, eta)
-        block_times = np.asarray(block_times, dtype=np.float64)
+        block_times = np.array(block_times, dtype=np.float64)
         if block_times.ndim != 1 or block_times.shape[0] < 2:
             raise ValueError("block_times must be a 1-D array t_0 < ... < t_N with N >= 1")
         if not np.all(np.isfinite(block_times)):
@@ -102,7 +102,7 @@ class TimeGrid:
             if isinstance(sub, (int, np.integer)) and not isinstance(sub, bool):
                 blocks.append((float(h), _positive_int(sub, f"sub_grids[{n}]")))
                 continue
-            taus = np.asarray(sub, dtype=np.float64)
+            taus = np.array(sub, dtype=np.float64)
             if taus.ndim != 1 or taus.shape[0] < 2:
                 raise ValueError(f"sub_grids[{n}] must be an integer or a 1-D array 0 = tau_0 < ... < tau_M")
             if not np.all(np.isfinite(taus)) or taus[0] != 0.0:
@@ -127,7 +127,7 @@ class TimeGrid:
         """``blocks`` equal blocks on ``[0, T - η]``, each with ``steps`` equal steps (an int, or one per block)."""
         T, eta = _check_horizon(T, eta)
         n_blocks = _positive_int(blocks, "blocks")
-        if isinstance(steps, (int, np.integer)) and not isinstance(steps, bool):
+        if isinstance(steps, (int, np.integer, float, np.floating)) or isinstance(steps, bool):
             per_block = [_positive_int(steps, "steps")] * n_blocks
         else:
             per_block = [_positive_int(m, "steps") for m in steps]
@@ -140,24 +140,25 @@ class TimeGrid:
         """The early-stopping schedule of SPEC.md §3 (Benton et al.).
 
         Steps of size ``eps`` (rounded so they tile exactly) while the remaining forward time
-        ``r = T - t`` is at least 1, then geometric steps ``r_{k+1} = r_k (1 - eps)`` down to
-        ``r = η`` (a last step shorter than a tenth of a geometric step is merged into the one
-        before). The points are cut greedily into blocks of length ``≤ h``.
+        ``r = T - t`` is at least ``max(1, η)``, then geometric steps ``r_{k+1} = r_k (1 - eps)``
+        down to ``r = η`` (a last step shorter than a tenth of a geometric step is merged into the
+        one before, unless that would make it longer than ``h``). The points are cut greedily
+        into blocks of length ``≤ h``.
         """
         T, eta = _check_horizon(T, eta)
         if not (isinstance(eps, (int, float)) and 0.0 < eps < 1.0):
             raise ValueError(f"eps must satisfy 0 < eps < 1, got {eps!r}")
         if not (isinstance(h, (int, float)) and h >= eps and math.isfinite(h)):
             raise ValueError(f"h must be finite and >= eps, got {h!r}")
-        knee = min(T, 1.0)
+        knee = max(min(T, 1.0), eta)
         remaining = []
-        if T > 1.0:
-            n_uniform = max(1, math.ceil((T - 1.0) / eps - 1e-9))
-            remaining.append(np.linspace(T, 1.0, n_uniform + 1)[:-1])
+        if T > knee:
+            n_uniform = max(1, math.ceil((T - knee) / eps - 1e-9))
+            remaining.append(np.linspace(T, knee, n_uniform + 1)[:-1])
         if knee > eta:
             n_geom = max(1, math.ceil(math.log(eta / knee) / math.log1p(-eps) - 1e-9))
             geom = knee * (1.0 - eps) ** np.arange(n_geom)
-            if n_geom > 1 and geom[-1] - eta < 0.1 * eps * geom[-1]:
+            if n_geom > 1 and geom[-1] - eta < 0.1 * eps * geom[-1] and geom[-2] - eta <= h:
                 geom = geom[:-1]
             remaining.append(geom)
         remaining.append(np.array([eta]))

@@ -60,14 +60,14 @@ def picard_block(
     residuals = torch.zeros(K, dtype=y0.dtype, device=y0.device)
     for k in range(K):
         scores = evaluate_score(score, path[offset : offset + n_steps], times, max_points)
-        if not torch.isfinite(scores).all():
-            raise NonFiniteError(sampler, "score", block.index, k)
         acc = torch.cumsum(weight * scores, dim=0)
         if v != 0.0:
             acc = acc + (shared if shared is not None else driving_noise())
         new = torch.cat([y0[None], grow * (y0 + acc)])
+        # One check (one device sync) per iteration; a non-finite score always reaches the iterate.
         if not torch.isfinite(new).all():
-            raise NonFiniteError(sampler, "iterate", block.index, k)
+            what = "score" if not torch.isfinite(scores).all() else "iterate"
+            raise NonFiniteError(sampler, what, block.index, k)
         residuals[k] = residual(new, path)
         path = new
     return path[-1], residuals
