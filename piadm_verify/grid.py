@@ -23,13 +23,17 @@ _REL_TOL = 1e-9
 
 @dataclass(frozen=True)
 class GridBlock:
-    """One block of a ``TimeGrid``: index ``n``, start ``t_n``, sub-grid ``τ`` (M_n + 1), steps ``ε`` (M_n)."""
+    """One block of a ``TimeGrid``: index ``n``, start ``t_n``, sub-grid ``τ`` (M_n + 1), steps ``ε`` (M_n).
+
+    ``uniform`` is True when all steps are equal by construction (``TimeGrid.uniform`` blocks).
+    """
 
     index: int
     start: float
     taus: np.ndarray
     steps: np.ndarray
     horizon: float
+    uniform: bool = False
 
     @property
     def length(self) -> float:
@@ -237,7 +241,11 @@ class TimeGrid:
 
     def taus(self, n: int) -> np.ndarray:
         """``τ_{n,m}``, ``m = 0 … M_n`` (the cumulative sum of the steps)."""
-        return np.concatenate([[0.0], np.cumsum(self.steps(n))])
+        b = self._blocks[self._check_block(n)]
+        if isinstance(b, tuple):
+            h, m = b
+            return np.arange(m + 1) * (h / m)
+        return np.concatenate([[0.0], np.cumsum(b)])
 
     def score_times(self, n: int) -> np.ndarray:
         """Forward times ``s_{n,m} = T - (t_n + τ_{n,m})`` at which block n evaluates scores."""
@@ -246,7 +254,8 @@ class TimeGrid:
     def block(self, n: int) -> GridBlock:
         """Block ``n`` as a :class:`GridBlock`."""
         n = self._check_block(n)
-        return GridBlock(n, float(self._block_times[n]), self.taus(n), self.steps(n), self.T)
+        uniform = isinstance(self._blocks[n], tuple)
+        return GridBlock(n, float(self._block_times[n]), self.taus(n), self.steps(n), self.T, uniform)
 
     def __iter__(self):
         return (self.block(n) for n in range(self.blocks))

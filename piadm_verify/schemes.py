@@ -54,6 +54,10 @@ class SDEScheme:
     def decay(self, eps: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def log_decay(self, eps: np.ndarray) -> np.ndarray:
+        """``log decay(ε)``: the exponent the Picard scan accumulates (``Σ_{i<m} log d_i``)."""
+        return np.log(self.decay(eps))
+
     def score_weight(self, eps: np.ndarray, v: float) -> np.ndarray:
         raise NotImplementedError
 
@@ -76,6 +80,9 @@ class ExponentialIntegrator(SDEScheme):
 
     def decay(self, eps):
         return np.exp(0.5 * np.asarray(eps, dtype=np.float64))
+
+    def log_decay(self, eps):
+        return 0.5 * np.asarray(eps, dtype=np.float64)
 
     def score_weight(self, eps, v):
         return (1.0 + v * v) * np.expm1(0.5 * np.asarray(eps, dtype=np.float64))

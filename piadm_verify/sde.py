@@ -44,7 +44,7 @@ def picard_block(
     eps = block.steps
     n_steps = eps.shape[0]
     as_t = lambda a: torch.as_tensor(a, dtype=y0.dtype, device=y0.device)
-    log_growth = np.concatenate([[0.0], np.cumsum(np.log(scheme.decay(eps)))])
+    log_growth = np.concatenate([[0.0], np.cumsum(scheme.log_decay(eps))])
     grow = as_t(np.exp(log_growth[1:]))[:, None, None]
     shrink = np.exp(-log_growth[1:])
     weight = as_t(scheme.score_weight(eps, v) * shrink)[:, None, None]
