@@ -37,8 +37,7 @@ def _score_terms(tf, lam, mu, E, f, j, c):
     return jac, off
 
 
-@njit(cache=True, parallel=True)
-def picard_maps(tf, grow, shrink, weight, noise_var, offset, lam, mu, E, f, record, shared_noise):
+def _picard_maps(tf, grow, shrink, weight, noise_var, offset, lam, mu, E, f, record, shared_noise):
     """Per-class maps ``(A_K, c_K, V_K)`` of one block after K Picard iterations, for K in ``record``.
 
     ``tf[:, j]``: :func:`time_factors` of the forward time where step j evaluates the score
@@ -108,8 +107,7 @@ def picard_maps(tf, grow, shrink, weight, noise_var, offset, lam, mu, E, f, reco
     return out_A, out_c, out_V
 
 
-@njit(cache=True, parallel=True)
-def sequential_maps(tf, decay, weight, noise_var, lam, mu, E, f):
+def _sequential_maps(tf, decay, weight, noise_var, lam, mu, E, f):
     """Per-class map ``(A, c, V)`` of one block of the sequential scheme.
 
     Step j: ``x ← g_j x + c_j b_j + v ζ_j`` with ``g_j = d_j + c_j J_j``, so the map updates as
@@ -134,3 +132,25 @@ def sequential_maps(tf, decay, weight, noise_var, lam, mu, E, f):
         out_c[c] = cc
         out_V[c] = V
     return out_A, out_c, out_V
+
+
+# Threads pay off only with enough work per call; small problems run serially (prange = range).
+PARALLEL_WORK = 1_000_000
+_picard_serial = njit(cache=True)(_picard_maps)
+_picard_parallel = njit(cache=True, parallel=True)(_picard_maps)
+_sequential_serial = njit(cache=True)(_sequential_maps)
+_sequential_parallel = njit(cache=True, parallel=True)(_sequential_maps)
+
+
+def picard_maps(tf, grow, shrink, weight, noise_var, offset, lam, mu, E, f, record, shared_noise):
+    """See :func:`_picard_maps`; runs threaded when ``M·C·K_max`` is large."""
+    parallel = shrink.shape[0] * lam.shape[0] * record[-1] >= PARALLEL_WORK and lam.shape[0] > 1
+    kernel = _picard_parallel if parallel else _picard_serial
+    return kernel(tf, grow, shrink, weight, noise_var, offset, lam, mu, E, f, record, shared_noise)
+
+
+def sequential_maps(tf, decay, weight, noise_var, lam, mu, E, f):
+    """See :func:`_sequential_maps`; runs threaded when ``M·C`` is large."""
+    parallel = decay.shape[0] * lam.shape[0] >= PARALLEL_WORK and lam.shape[0] > 1
+    kernel = _sequential_parallel if parallel else _sequential_serial
+    return kernel(tf, decay, weight, noise_var, lam, mu, E, f)

@@ -75,7 +75,8 @@ class _Bias(_Error):
     def __call__(self, x, s):
         t = _time_like(s, x)
         prof = torch.ones_like(t) if self.center is None else torch.exp(-0.5 * ((t - self.center) / self.width) ** 2)
-        return prof[..., None] * self.direction.to(dtype=x.dtype, device=x.device)
+        out = prof[..., None] * self.direction.to(dtype=x.dtype, device=x.device)
+        return torch.broadcast_to(out, torch.broadcast_shapes(out.shape, x.shape))
 
     def mean_square(self, s):
         return self.profile(s) ** 2 * float(self.direction.pow(2).sum())
@@ -243,7 +244,12 @@ class InjectedScore:
     scale: float
     unit: _Error = field(repr=False)
     calibration: Calibration
-    lipschitz: float
+    unit_lipschitz: float
+
+    @property
+    def lipschitz(self) -> float:
+        """A bound on the Lipschitz constant of the error term ``scale · e`` in x."""
+        return self.unit_lipschitz * self.scale
 
     @property
     def delta_stderr(self) -> float:
@@ -264,8 +270,7 @@ class InjectedScore:
     def at_delta(self, delta: float) -> "InjectedScore":
         """The same error field rescaled to size ``delta`` (no recalibration: the norm is homogeneous)."""
         _check_delta(delta)
-        factor = delta / self.delta if self.delta > 0 else 0.0
-        return replace(self, delta=float(delta), scale=self.scale * factor, lipschitz=self.lipschitz * factor)
+        return replace(self, delta=float(delta), scale=delta / self.calibration.value)
 
 
 @dataclass(frozen=True)
@@ -367,8 +372,10 @@ def inject_error(
         if kind == "pulse":
             center = 0.5 * (grid.T + grid.eta) if center is None else float(center)
             width = (grid.T - grid.eta) / 8.0 if width is None else float(width)
-            if not width > 0:
-                raise ValueError(f"width must be > 0, got {width!r}")
+            if not math.isfinite(center):
+                raise ValueError(f"center must be finite, got {center!r}")
+            if not (math.isfinite(width) and width > 0):
+                raise ValueError(f"width must be finite and > 0, got {width!r}")
         unit = _Bias(target, u, center, width)
         unit_lipschitz = 0.0
     elif kind == "affine":
@@ -385,14 +392,16 @@ def inject_error(
         else:
             raise ValueError(f"mode must be 'scaled' or 'random', got {mode!r}")
     else:
-        if not (isinstance(features, int) and features >= 1):
+        if isinstance(features, bool) or not (isinstance(features, int) and features >= 1):
             raise ValueError(f"features must be a positive integer, got {features!r}")
         if not (isinstance(length_scale, (int, float)) and length_scale > 0):
             raise ValueError(f"length_scale must be > 0, got {length_scale!r}")
         unit = _Fourier(dim, features, float(length_scale), generator)
         unit_lipschitz = unit.lipschitz
-    if not (isinstance(samples, int) and samples >= 100):
+    if isinstance(samples, bool) or not (isinstance(samples, int) and samples >= 100):
         raise ValueError(f"samples must be an integer >= 100, got {samples!r}")
     calibration = _calibrate(unit, target, grid, norm, generator, samples)
+    if not calibration.value > 0:
+        raise ValueError(f"the {kind} error vanishes at every score time of the grid (check center and width); it cannot be scaled to delta")
     scale = delta / calibration.value
-    return InjectedScore(target, kind, norm, float(delta), scale, unit, calibration, unit_lipschitz * scale)
+    return InjectedScore(target, kind, norm, float(delta), scale, unit, calibration, unit_lipschitz)

@@ -65,40 +65,56 @@ class BlockMap:
 class _AffineScore:
     """``score(x, s) = J_s x + b_s`` in the working coordinates, for C independent classes of size p.
 
-    Fast path: coordinates are the target's eigen-coordinates, p = 1, and ``members[c]`` lists
-    the coordinates that class c stands for. Dense path: one class, p = d, original coordinates.
+    Fast path: coordinates are the target's eigen-coordinates, p = 1, and coordinates with equal
+    parameters form one class (``class_of[i]`` is coordinate i's class, ``representatives[c]``
+    one of its members). Dense path: one class, p = d, original coordinates.
     """
 
-    def __init__(self, target: Gaussian, error, path: str):
+    def __init__(self, target: Gaussian, error, path: str, initial_variance: float = 1.0, initial: Gaussian | None = None):
         if not isinstance(target, Gaussian):
             raise TypeError(f"target must be an analytic.Gaussian, got {type(target).__name__}")
+        if path not in ("auto", "fast", "dense"):
+            raise ValueError(f"path must be 'auto', 'fast' or 'dense', got {path!r}")
+        if initial is not None and (not isinstance(initial, Gaussian) or initial.dim != target.dim):
+            raise ValueError("initial must be an analytic.Gaussian of the target's dimension")
         self.target = target
         self.error = _resolve_error(error)
         d = target.dim
         basis = target.eigvecs
         self.basis = None if basis is None else basis.to(device="cpu", dtype=_WORK)
-        mean = target.mean.to(device="cpu", dtype=_WORK)
+        self.mean = target.mean.to(device="cpu", dtype=_WORK)
         self.eigvals = target.eigvals.to(device="cpu", dtype=_WORK)
-        if path not in ("auto", "fast", "dense"):
-            raise ValueError(f"path must be 'auto', 'fast' or 'dense', got {path!r}")
-        fast_ok = self._error_is_diagonal()
+        # The initial law in eigen-coordinates: (mean, variance) per coordinate when it is diagonal there.
+        self.initial_mean, self.initial_cov = self._initial(initial_variance, initial)
+        initial_diagonal = self.initial_cov.dim() == 1
+        error_diagonal = self.error is None or callable(getattr(self.error, "eigen_terms", None))
+        fast_ok = error_diagonal and initial_diagonal
         if path == "fast" and not fast_ok:
-            raise ValueError("path='fast' needs an error that is diagonal in the target's eigenbasis")
+            raise ValueError("path='fast' needs an error and an initial law that are diagonal in the target's eigenbasis")
         self.fast = fast_ok if path == "auto" else path == "fast"
         if self.fast:
-            self.mean_eig = mean if self.basis is None else self.basis.T @ mean
+            self.mean_eig = self.mean if self.basis is None else self.basis.T @ self.mean
             self._make_classes(d)
             self.p, self.C = 1, len(self.representatives)
         else:
-            self.mean = mean
             self.p, self.C = d, 1
 
-    def _error_is_diagonal(self) -> bool:
-        """The fast path applies when the error (if any) is diagonal in the target's eigenbasis."""
-        return self.error is None or callable(getattr(self.error, "eigen_terms", None))
+    def _initial(self, variance: float, initial: Gaussian | None):
+        """``ŷ_{t_0}``'s law in eigen-coordinates: (d,) mean and (d,) variances if diagonal there, else (d, d)."""
+        d = self.target.dim
+        if initial is None:
+            return torch.zeros(d, dtype=_WORK), torch.full((d,), float(variance), dtype=_WORK)
+        m, P = initial.mean.to(device="cpu", dtype=_WORK), initial.cov.to(device="cpu", dtype=_WORK)
+        if self.basis is not None:
+            m, P = self.basis.T @ m, self.basis.T @ P @ self.basis
+        off = P - torch.diag(torch.diagonal(P))
+        if off.abs().max() > _DIAGONAL_TOL * float(P.abs().max()):
+            return m, P
+        return m, torch.diagonal(P).clone()
 
     def _make_classes(self, d: int):
-        keys = [self.mean_eig.numpy(), self.eigvals.numpy()]
+        """Group eigen-coordinates whose target, error and initial parameters are all equal."""
+        keys = [self.mean_eig.numpy(), self.eigvals.numpy(), self.initial_mean.numpy(), self.initial_cov.numpy()]
         if self.error is not None:
             signature = getattr(self.error, "coordinate_signature", None)
             keys.append(np.asarray(signature(), dtype=np.float64).reshape(d, -1) if signature else np.arange(d, dtype=np.float64)[:, None])
@@ -147,26 +163,19 @@ class _AffineScore:
         as_t = lambda a: None if a is None else torch.as_tensor(a, dtype=_WORK)
         return as_t(E), as_t(f)
 
-    def initial(self, variance: float, initial: Gaussian | None):
-        """Law of ``ŷ_{t_0}`` per class: mean (C, p), covariance (C, p, p)."""
-        if initial is None:
-            eye = torch.eye(self.p, dtype=_WORK).expand(self.C, self.p, self.p)
-            return torch.zeros(self.C, self.p, dtype=_WORK), variance * eye.clone()
-        if not isinstance(initial, Gaussian) or initial.dim != self.target.dim:
-            raise ValueError("initial must be an analytic.Gaussian of the target's dimension")
-        m, P = initial.mean.to(device="cpu", dtype=_WORK), initial.cov.to(device="cpu", dtype=_WORK)
-        if not self.fast:
-            return m[None], P[None]
+    def initial_law(self):
+        """Law of ``ŷ_{t_0}`` per class: mean (C, p), covariance (C, p, p) in the working coordinates."""
+        m, P = self.initial_mean, self.initial_cov
+        if self.fast:
+            idx = self.representatives
+            return m[idx][:, None], P[idx][:, None, None]
         if self.basis is not None:
-            m, P = self.basis.T @ m, self.basis.T @ P @ self.basis
-        if (P - torch.diag(torch.diagonal(P))).abs().max() > _DIAGONAL_TOL * float(P.abs().max()):
-            raise ValueError("initial must be diagonal in the target's eigenbasis on the fast path (use path='dense')")
-        idx = self.representatives
-        m_c, v_c = m[idx], torch.diagonal(P)[idx]
-        members_ok = torch.allclose(m, m_c[self.class_of]) and torch.allclose(torch.diagonal(P), v_c[self.class_of])
-        if not members_ok:
-            raise ValueError("initial must be equal on coordinates the oracle groups together (use path='dense')")
-        return m_c[:, None], v_c[:, None, None]
+            if P.dim() == 1:
+                P = torch.diag(P)
+            m, P = self.basis @ m, self.basis @ P @ self.basis.T
+        elif P.dim() == 1:
+            P = torch.diag(P)
+        return m[None], P[None]
 
     def to_gaussian(self, mean: torch.Tensor, cov: torch.Tensor, dtype) -> Gaussian:
         """Back to the original coordinates as an ``analytic.Gaussian``."""
@@ -336,7 +345,7 @@ def exact_laws(
         raise TypeError(f"scheme must be an SDEScheme, got {type(scheme).__name__}")
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v < 0:
         raise ValueError(f"v must be a finite number >= 0, got {v!r}")
-    model = _AffineScore(target, error, path)
+    model = _AffineScore(target, error, path, scheme.initial_variance, initial)
     if method == "sequential_sde":
         Ks = [0]
         if scheme.score_point != "left":
@@ -347,7 +356,7 @@ def exact_laws(
         raise NotImplementedError("method='ode' is provided by the PIADM-ODE oracle (piadm_verify.ode)")
     else:
         raise ValueError(f"method must be 'sde', 'sequential_sde' or 'ode', got {method!r}")
-    laws = {k: model.initial(scheme.initial_variance, initial) for k in Ks}
+    laws = {k: model.initial_law() for k in Ks}
     for block in grid:
         if method == "sequential_sde":
             maps = {0: sequential_block_map(block, model, scheme, v)}
@@ -386,14 +395,13 @@ def exact_law(
         diagonal or (M, d, d); either may be None).
     v, scheme : as for :func:`~piadm_verify.sde.piadm_sde`; the oracle follows the same scheme.
     initial : law of ``ŷ_{t_0}`` (default ``N(0, scheme.initial_variance · I)``).
-    path : ``"auto"`` (fast when target and error share an eigenbasis), ``"fast"`` or ``"dense"``.
+    path : ``"auto"`` (fast when the target, the error and the initial law share an eigenbasis),
+        ``"fast"`` or ``"dense"``.
 
     Compare with ``p_η = target.marginal(grid.eta)``, e.g. ``gaussian_kl(p_η, law)``.
     """
     if method == "ode":
-        from .ode import exact_law_ode
-
-        return exact_law_ode(target, grid, K, error=error, initial=initial, path=path, dtype=dtype, **method_options)
+        raise NotImplementedError("method='ode' is provided by the PIADM-ODE oracle (piadm_verify.ode)")
     if method_options:
         raise TypeError(f"unexpected options for method={method!r}: {sorted(method_options)}")
     if method == "sde" and K is None:

@@ -24,6 +24,11 @@ Verdicts (``CheckResult``) follow one convention for the burden of proof:
   H0 = the claim holds; the check fails only when the data reject H0 at level α. So α is the
   false-failure rate (attained when the true value sits exactly on the bound, smaller inside).
   A ``margin`` Δ widens the bound (``slope ≥ p* − Δ``) for claims that are only asymptotic.
+- SPEC.md §7's bound-type claims, where the data must show the rate
+  (``check_slope_shown_at_least``/``_at_most``): pass iff the one-sided (1 − α) confidence
+  limit is on the claim's side of the bound (``slope_lower_CI ≥ p* − Δ``). The false-failure
+  rate then depends on the design and is reported for an anticipated true slope. On exact
+  oracle data both conventions give the same verdict.
 - Exact-rate claims (``check_slope_equivalent``): TOST. H0 = the slope lies outside
   ``target ± margin``; the check passes only when the data reject that at level α. Here α is the
   probability of wrongly declaring equivalence, and the false-failure rate depends on the
@@ -58,6 +63,8 @@ __all__ = [
     "fit_linlog",
     "CheckResult",
     "check_slope_at_most",
+    "check_slope_shown_at_least",
+    "check_slope_shown_at_most",
     "check_slope_at_least",
     "check_slope_equivalent",
     "tost_false_failure_rate",
@@ -172,9 +179,17 @@ def _points(x, y, *, log_x: bool, log_y: bool) -> tuple[np.ndarray, np.ndarray]:
     return (np.log(x) if log_x else x), (np.log(y) if log_y else y)
 
 
-def _fit_line(regressor: np.ndarray, response: np.ndarray, *, kind: str, groups, level: float) -> SlopeFit:
+def _fit_line(regressor: np.ndarray, response: np.ndarray, *, kind: str, groups, level: float, exact: bool = False) -> SlopeFit:
     design = np.column_stack([np.ones_like(regressor), regressor])
     model = OLS(response, design)
+    if exact:
+        if groups is not None:
+            raise ValueError("exact=True is for deterministic data: it takes no replicate groups")
+        result = model.fit()
+        estimate = float(result.params[1])
+        return SlopeFit(estimate=estimate, stderr=0.0, ci=(estimate, estimate), level=float(level),
+                        intercept=float(result.params[0]), n_points=int(regressor.size), df=int(result.df_resid),
+                        kind=kind, residual_max=float(np.max(np.abs(result.resid))), cov_type="exact", n_groups=None)
     if groups is None:
         result = model.fit()
         df, cov_type, n_groups = int(result.df_resid), "nonrobust", None
@@ -208,34 +223,37 @@ def _fit_line(regressor: np.ndarray, response: np.ndarray, *, kind: str, groups,
     )
 
 
-def fit_loglog(x, y, *, groups=None, level: float = 0.95) -> SlopeFit:
+def fit_loglog(x, y, *, groups=None, level: float = 0.95, exact: bool = False) -> SlopeFit:
     """Power law ``y ∝ x^p``: OLS of ``log y = a + p·log x``; the slope is p.
 
     ``groups`` (one replicate id per point) switches to cluster-robust standard errors by
-    replicate, for Monte Carlo points that share noise. Raises ValueError for non-positive x or
+    replicate, for Monte Carlo points that share noise. ``exact=True`` declares the data
+    deterministic (exact-law oracle values): there is no sampling error, the residuals measure
+    only how far the data are from a straight line (``residual_max``), so ``stderr = 0`` and every
+    interval collapses onto the least-squares slope. Raises ValueError for non-positive x or
     y, mismatched lengths, fewer than 3 points or a single distinct x.
     """
     regressor, response = _points(x, y, log_x=True, log_y=True)
-    return _fit_line(regressor, response, kind="loglog", groups=groups, level=level)
+    return _fit_line(regressor, response, kind="loglog", groups=groups, level=level, exact=exact)
 
 
-def fit_semilog(x, y, *, groups=None, level: float = 0.95) -> SlopeFit:
+def fit_semilog(x, y, *, groups=None, level: float = 0.95, exact: bool = False) -> SlopeFit:
     """Exponential law ``y ∝ e^{r x}``: OLS of ``log y = a + r·x``; the slope is the rate r per unit x.
 
     "Decays at least like e^{-T}" is ``check_slope_at_most(fit_semilog(T, err), -1, ...)``.
     Same options and errors as ``fit_loglog`` (only y must be positive).
     """
     regressor, response = _points(x, y, log_x=False, log_y=True)
-    return _fit_line(regressor, response, kind="semilog", groups=groups, level=level)
+    return _fit_line(regressor, response, kind="semilog", groups=groups, level=level, exact=exact)
 
 
-def fit_linlog(x, y, *, groups=None, level: float = 0.95) -> SlopeFit:
+def fit_linlog(x, y, *, groups=None, level: float = 0.95, exact: bool = False) -> SlopeFit:
     """Logarithmic growth ``y = a + b·log x`` by OLS; the slope is b (e.g. K* = a + b log d).
 
     Same options and errors as ``fit_loglog`` (only x must be positive).
     """
     regressor, response = _points(x, y, log_x=True, log_y=False)
-    return _fit_line(regressor, response, kind="linlog", groups=groups, level=level)
+    return _fit_line(regressor, response, kind="linlog", groups=groups, level=level, exact=exact)
 
 
 # --------------------------------------------------------------------------------------------
@@ -343,6 +361,52 @@ def check_slope_at_least(fit: SlopeFit, bound: float, *, alpha: float, margin: f
     margin = _check_margin(margin)
     claim = claim or f"{fit.kind} slope ≥ {bound:g}" + (f" − {margin:g}" if margin else "")
     return _one_sided_check(fit.estimate, fit.stderr, fit.df, bound - margin, at_most=False, alpha=alpha, name=name, claim=claim, quantity="slope")
+
+
+def _shown_check(fit: SlopeFit, limit: float, *, at_least: bool, alpha: float, anticipated: float | None, name: str, claim: str) -> CheckResult:
+    """Pass iff the one-sided (1 − α) confidence limit lies on the claim's side of ``limit``."""
+    alpha = _check_alpha(alpha)
+    q = _t_quantile(1.0 - alpha, fit.df)
+    ci = fit.interval(1.0 - 2.0 * alpha)
+    decisive = ci[0] if at_least else ci[1]
+    passed = decisive >= limit if at_least else decisive <= limit
+    anticipated = fit.estimate if anticipated is None else float(anticipated)
+    # Fails when p̂ ∓ q·se crosses the limit; its probability if the true slope is ``anticipated``.
+    slack = (anticipated - limit) if at_least else (limit - anticipated)
+    if fit.stderr == 0:
+        false_failure = 0.0 if slack >= 0 else 1.0
+    else:
+        false_failure = float(_t_cdf(q - slack / fit.stderr, fit.df))
+    side = "≥" if at_least else "≤"
+    which = "lower" if at_least else "upper"
+    detail = (f"shown iff the one-sided {1 - alpha:g} {which} limit {decisive:.6g} {side} {limit:.6g}; "
+              f"false-failure rate if the slope is {anticipated:.4g}: {false_failure:.3g}")
+    return CheckResult(name=name, claim=claim, estimate=fit.estimate, ci=ci, alpha=alpha, passed=passed,
+                       p_value=None, detail=detail, false_failure_rate=false_failure)
+
+
+def check_slope_shown_at_least(fit: SlopeFit, bound: float, *, alpha: float, margin: float = 0.0, anticipated: float | None = None,
+                               name: str, claim: str | None = None) -> CheckResult:
+    """SPEC.md §7's convention for a bound-type claim: the data must SHOW ``slope ≥ bound − margin``.
+
+    Passes iff the one-sided (1 − α) lower confidence limit ``p̂ − t_{1−α}·se`` is ``≥ bound − margin``
+    (the measured rate is at least as good as the bound). α is the probability of passing when
+    the true slope sits exactly on ``bound − margin``; the false-failure rate depends on how far
+    the true slope lies inside the claim: ``false_failure_rate`` gives it for a true slope equal to
+    ``anticipated`` (default: the estimate). With exact data this is ``slope ≥ bound − margin``,
+    the same verdict as :func:`check_slope_at_least`.
+    """
+    margin = _check_margin(margin)
+    claim = claim or f"{fit.kind} slope shown ≥ {bound:g}" + (f" − {margin:g}" if margin else "")
+    return _shown_check(fit, bound - margin, at_least=True, alpha=alpha, anticipated=anticipated, name=name, claim=claim)
+
+
+def check_slope_shown_at_most(fit: SlopeFit, bound: float, *, alpha: float, margin: float = 0.0, anticipated: float | None = None,
+                              name: str, claim: str | None = None) -> CheckResult:
+    """Mirror of :func:`check_slope_shown_at_least`: passes iff the one-sided (1 − α) UPPER limit is ``≤ bound + margin``."""
+    margin = _check_margin(margin)
+    claim = claim or f"{fit.kind} slope shown ≤ {bound:g}" + (f" + {margin:g}" if margin else "")
+    return _shown_check(fit, bound + margin, at_least=False, alpha=alpha, anticipated=anticipated, name=name, claim=claim)
 
 
 def tost_false_failure_rate(fit: SlopeFit, margin: float, *, alpha: float) -> float:
