@@ -45,37 +45,56 @@ GIRSANOV_TOL = 0.05
 FLAT_CONSTANT = 2.0
 
 
-def picard_plateau(K, distance) -> int:
+def _failed(name: str, claim: str, detail: str) -> stats.CheckResult:
+    """A claim that cannot even be evaluated (too few points, a blown-up sampler) fails."""
+    return stats.CheckResult(name, claim, math.nan, (math.nan, math.nan), 0.0, False, detail=detail, false_failure_rate=0.0)
+
+
+def _unusable(*arrays) -> str | None:
+    """Why a log-scale fit cannot use these values (non-finite or non-positive), or None."""
+    for a in arrays:
+        a = np.asarray(a, dtype=float)
+        if not np.all(np.isfinite(a)):
+            return "non-finite values: the sampler blew up"
+        if np.any(a <= 0):
+            return "non-positive values on a logarithmic axis"
+    return None
+
+
+def picard_plateau(K, distance) -> int | None:
     """The plateau's end: the first K from which the distance falls by at least one nat in one
     iteration (SPEC.md §7: before it, Picard has not yet entered its super-geometric phase).
-    ``K[-1]`` if that never happens above the floor."""
-    logs = np.log(np.maximum(np.asarray(distance, dtype=float), 1e-300))
+    None if that never happens above the floor."""
+    logs = np.log(np.maximum(np.nan_to_num(np.asarray(distance, dtype=float), nan=np.inf), 1e-300))
     drops = logs[:-1] - logs[1:]
     above = np.asarray(distance[:-1]) > PICARD_FLOOR
     hits = np.nonzero((drops >= 1.0) & above)[0]
-    return int(K[hits[0]]) if hits.size else int(K[-1])
+    return int(K[hits[0]]) if hits.size else None
 
 
-def claim_picard_geometric(table: Table, h: float = 1.0) -> stats.CheckResult:
+def claim_picard_geometric(table: Table, h: float = 1.0, alpha: float = ALPHA) -> stats.CheckResult:
     """K: after the plateau, the distance to the sequential law decays at least geometrically:
     semi-log slope ≤ −1 per iteration, fitted from the plateau's end to the floor (exact data)."""
     rows = table.where(h=h)
     K, dist = rows.column("K"), rows.column("distance")
     start = picard_plateau(K, dist)
-    window = (K >= start) & (dist > PICARD_FLOOR)
     name = f"picard_geometric_h{h:g}"
     claim = "Picard distance to the sequential law decays at least like e^{-K} after the plateau"
+    if not np.all(np.isfinite(dist)):
+        return _failed(name, claim, "non-finite values: the sampler blew up")
+    if start is None:
+        return _failed(name, claim, "the distance never falls by a nat per iteration: no geometric phase")
+    window = (K >= start) & (dist > PICARD_FLOOR)
     if window.sum() < 3:
-        return stats.CheckResult(name, claim, math.nan, (math.nan, math.nan), 0.0, False,
-                                 detail=f"only {int(window.sum())} iterates between the plateau's end (K={start}) and the floor")
+        return _failed(name, claim, f"only {int(window.sum())} iterates between the plateau's end (K={start}) and the floor")
     fit = stats.fit_semilog(K[window], dist[window], exact=True)
-    return stats.check_slope_shown_at_most(fit, -1.0, alpha=ALPHA, name=name, claim=claim)
+    return stats.check_slope_shown_at_most(fit, -1.0, alpha=alpha, name=name, claim=claim)
 
 
 def claim_picard_exact_at_M(table: Table) -> stats.CheckResult:
     """K: once K ≥ M the Picard law equals the sequential law (the discrete Picard map is nilpotent)."""
     K, M, dist = table.column("K"), table.column("M"), table.column("distance")
-    worst = float(dist[K >= M].max())
+    worst = float(np.nan_to_num(dist[K >= M], nan=math.inf).max())
     return stats.check_exact_value_at_most(worst, PICARD_EXACT_TOL, rtol=0.0, name="picard_exact_at_M",
                                            claim=f"KL(sequential ‖ K-iterate) ≤ {PICARD_EXACT_TOL:g} for all K ≥ M")
 
@@ -84,18 +103,24 @@ def claim_plateau_grows_with_h(table: Table) -> stats.CheckResult:
     """K: the pre-asymptotic plateau lengthens with the block length h (the theory asks L²h e^h small)."""
     hs = sorted(set(table.column("h")))
     ends = [picard_plateau(table.where(h=h).column("K"), table.where(h=h).column("distance")) for h in hs]
-    grows = all(b >= a for a, b in zip(ends, ends[1:])) and ends[-1] > ends[0]
     detail = ", ".join(f"h={h:g}: plateau ends at K={e}" for h, e in zip(hs, ends))
-    return stats.CheckResult("plateau_grows_with_h", "the Picard plateau is longer for longer blocks", float(ends[-1] - ends[0]),
-                             (float(ends[-1] - ends[0]),) * 2, 0.0, grows, detail=detail, false_failure_rate=0.0)
+    name, claim = "plateau_grows_with_h", "the Picard plateau is strictly longer for longer blocks"
+    if any(e is None for e in ends):
+        return _failed(name, claim, detail + " (None: no geometric phase within the iterations run)")
+    grows = all(b > a for a, b in zip(ends, ends[1:]))
+    spread = float(ends[-1] - ends[0])
+    return stats.CheckResult(name, claim, spread, (spread, spread), 0.0, grows, detail=detail, false_failure_rate=0.0)
 
 
-def claim_delta_quadratic(table: Table, kind: str) -> stats.CheckResult:
+def claim_delta_quadratic(table: Table, kind: str, alpha: float = ALPHA) -> stats.CheckResult:
     """δ: KL(q̂_0 ‖ q̂_δ) ∝ δ₂² for small affine errors (TOST on the log-log slope, 2 ± 0.1)."""
     rows = table.where(kind=kind)
+    name, claim = f"delta_quadratic_{kind}", f"KL excess ∝ δ₂² ({kind} error)"
+    reason = _unusable(rows.column("excess"))
+    if reason:
+        return _failed(name, claim, reason)
     fit = stats.fit_loglog(rows.column("delta"), rows.column("excess"), exact=True)
-    return stats.check_slope_equivalent(fit, 2.0, 0.1, alpha=ALPHA, name=f"delta_quadratic_{kind}",
-                                        claim=f"KL excess ∝ δ₂² ({kind} error)")
+    return stats.check_slope_equivalent(fit, 2.0, 0.1, alpha=alpha, name=name, claim=claim)
 
 
 def claim_delta_girsanov(table: Table) -> stats.CheckResult:
@@ -106,19 +131,22 @@ def claim_delta_girsanov(table: Table) -> stats.CheckResult:
     processing so is the output KL. The calibration takes the expectation under the true process
     instead of the sampler's: ``tol`` covers that difference on the fine grids of the sweep.
     """
-    ratio = table.column("excess") / (0.5 * table.column("delta") ** 2)
+    ratio = np.nan_to_num(table.column("excess") / (0.5 * table.column("delta") ** 2), nan=math.inf)
     return stats.check_exact_value_at_most(float(ratio.max()), 1.0 + GIRSANOV_TOL, rtol=0.0, name="delta_girsanov",
                                            claim=f"KL(q̂_0 ‖ q̂_δ) ≤ ½δ₂²·(1 + {GIRSANOV_TOL:g})")
 
 
-def claim_step_floor(table: Table) -> stats.CheckResult:
+def claim_step_floor(table: Table, alpha: float = ALPHA) -> stats.CheckResult:
     """ε: the error-free floor falls at least linearly in ε (the theorem's dεT; one-sided)."""
+    name, claim = "eps_floor", "KL floor decreases at least like ε (measured slope reported)"
+    reason = _unusable(table.column("kl"))
+    if reason:
+        return _failed(name, claim, reason)
     fit = stats.fit_loglog(table.column("eps"), table.column("kl"), exact=True)
-    return stats.check_slope_shown_at_least(fit, 1.0, alpha=ALPHA, name="eps_floor",
-                                            claim="KL floor decreases at least like ε (measured slope reported)")
+    return stats.check_slope_shown_at_least(fit, 1.0, alpha=alpha, name=name, claim=claim)
 
 
-def claim_horizon_decay(table: Table) -> stats.CheckResult:
+def claim_horizon_decay(table: Table, alpha: float = ALPHA) -> stats.CheckResult:
     """T: the initialisation term ``KL(T) − KL(T_max)`` decays at least like e^{-T} until it meets
     the discretisation floor ``KL(T_max)`` (fitted where it exceeds the floor; ≥ 3 horizons)."""
     T, kl = table.column("T"), table.column("kl")
@@ -126,92 +154,104 @@ def claim_horizon_decay(table: Table) -> stats.CheckResult:
     excess = kl - floor
     window = excess > floor
     claim = "initialisation term decays at least like e^{-T}"
+    if not np.all(np.isfinite(kl)):
+        return _failed("horizon_decay", claim, "non-finite values: the sampler blew up")
     if window.sum() < 3:
-        return stats.CheckResult("horizon_decay", claim, math.nan, (math.nan, math.nan), 0.0, False,
-                                 detail=f"only {int(window.sum())} horizons where KL(T) - KL(T_max) exceeds KL(T_max) = {floor:.3g}")
+        return _failed("horizon_decay", claim,
+                       f"only {int(window.sum())} horizons where KL(T) - KL(T_max) exceeds KL(T_max) = {floor:.3g}")
     fit = stats.fit_semilog(T[window], excess[window], exact=True)
-    return stats.check_slope_shown_at_most(fit, -1.0, alpha=ALPHA, name="horizon_decay", claim=claim)
+    return stats.check_slope_shown_at_most(fit, -1.0, alpha=alpha, name="horizon_decay", claim=claim)
 
 
-def claim_dimension_linear(table: Table) -> list[stats.CheckResult]:
+def claim_dimension_linear(table: Table, alpha: float = ALPHA) -> list[stats.CheckResult]:
     """d at fixed ε: KL exactly linear for product targets (TOST slope 1 ± 0.02), at most linear for
     rotated anisotropic spectra (one-sided slope ≤ 1)."""
-    product = table.where(family="product")
-    fit_p = stats.fit_loglog(product.column("d"), product.column("kl"), exact=True)
-    aniso = table.where(family="anisotropic")
-    fit_a = stats.fit_loglog(aniso.column("d"), aniso.column("kl"), exact=True)
-    return [
-        stats.check_slope_equivalent(fit_p, 1.0, 0.02, alpha=ALPHA, name="dimension_linear_product",
-                                     claim="KL ∝ d for product targets"),
-        stats.check_slope_shown_at_most(fit_a, 1.0, alpha=ALPHA, name="dimension_at_most_linear",
-                                        claim="KL grows at most linearly in d (rotated anisotropic targets)"),
-    ]
+    out = []
+    for family, name, claim in (("product", "dimension_linear_product", "KL ∝ d for product targets"),
+                                ("anisotropic", "dimension_at_most_linear",
+                                 "KL grows at most linearly in d (rotated anisotropic targets)")):
+        rows = table.where(family=family)
+        reason = _unusable(rows.column("kl"))
+        if reason:
+            out.append(_failed(name, claim, reason))
+            continue
+        fit = stats.fit_loglog(rows.column("d"), rows.column("kl"), exact=True)
+        if family == "product":
+            out.append(stats.check_slope_equivalent(fit, 1.0, 0.02, alpha=alpha, name=name, claim=claim))
+        else:
+            out.append(stats.check_slope_shown_at_most(fit, 1.0, alpha=alpha, name=name, claim=claim))
+    return out
 
 
-def claim_rounds_error_flat(table: Table) -> list[stats.CheckResult]:
+def claim_rounds_error_flat(table: Table, alpha: float = ALPHA) -> list[stats.CheckResult]:
     """Rounds: under the presets KL(p_η ‖ q̂) ≤ C δ² for every d, and it does not grow with d."""
     delta = table.settings["delta"]
-    ratio = table.column("kl_preset") / delta**2
+    ratio = np.nan_to_num(table.column("kl_preset") / delta**2, nan=math.inf)
+    bounded = stats.check_exact_value_at_most(float(ratio.max()), FLAT_CONSTANT, rtol=0.0, name="rounds_error_bounded",
+                                              claim=f"KL ≤ {FLAT_CONSTANT:g}·δ² at the preset K for every d")
+    name, claim = "rounds_error_flat", "KL at the preset K is flat in d (log-log slope ≤ 0.1)"
+    reason = _unusable(table.column("kl_preset"))
+    if reason:
+        return [bounded, _failed(name, claim, reason)]
     fit = stats.fit_loglog(table.column("d"), table.column("kl_preset"), exact=True)
-    return [
-        stats.check_exact_value_at_most(float(ratio.max()), FLAT_CONSTANT, rtol=0.0, name="rounds_error_bounded",
-                                        claim=f"KL ≤ {FLAT_CONSTANT:g}·δ² at the preset K for every d"),
-        stats.check_slope_shown_at_most(fit, 0.0, alpha=ALPHA, margin=0.1, name="rounds_error_flat",
-                                        claim="KL at the preset K is flat in d (log-log slope ≤ 0.1)"),
-    ]
+    return [bounded, stats.check_slope_shown_at_most(fit, 0.0, alpha=alpha, margin=0.1, name=name, claim=claim)]
 
 
-def claim_rounds_log_growth(table: Table) -> stats.CheckResult:
+def claim_rounds_log_growth(table: Table, alpha: float = ALPHA) -> stats.CheckResult:
     """Rounds: the minimal K* grows like a + b·log d and an added power of d does not help (nested test)."""
     d, k_star = table.column("d"), table.column("k_star")
     name, claim = "rounds_log_growth", "K* = a + b log d, no power of d needed"
     if not np.all(np.isfinite(k_star)):
-        return stats.CheckResult(name, claim, math.inf, (math.inf, math.inf), 0.0, False,
-                                 detail="the Picard distance never reached the tolerance for some d")
-    return stats.nested_log_vs_power(d, k_star, alpha=ALPHA, name=name, claim=claim).as_check()
+        return _failed(name, claim, "the Picard distance never reached the tolerance for some d")
+    return stats.nested_log_vs_power(d, k_star, alpha=alpha, exact=True, name=name, claim=claim).as_check()
 
 
-def claim_rounds_sequential_linear(table: Table) -> stats.CheckResult:
+def claim_rounds_sequential_linear(table: Table, alpha: float = ALPHA) -> stats.CheckResult:
     """Rounds (contrast): the sequential step count N·M grows like d (up to its log² factor: slope 1 ± 0.05)."""
     fit = stats.fit_loglog(table.column("d"), table.column("sequential_steps") / table.column("log_term") ** 2, exact=True)
-    return stats.check_slope_equivalent(fit, 1.0, 0.05, alpha=ALPHA, name="sequential_steps_linear",
+    return stats.check_slope_equivalent(fit, 1.0, 0.05, alpha=alpha, name="sequential_steps_linear",
                                         claim="N·M / log²(dδ⁻²) ∝ d")
 
 
-def claim_rounds_space_quadratic(table: Table) -> stats.CheckResult:
+def claim_rounds_space_quadratic(table: Table, alpha: float = ALPHA) -> stats.CheckResult:
     """Space: d·M grows like d² (up to its log factor: slope 2 ± 0.05)."""
     fit = stats.fit_loglog(table.column("d"), table.column("space") / table.column("log_term"), exact=True)
-    return stats.check_slope_equivalent(fit, 2.0, 0.05, alpha=ALPHA, name="space_quadratic",
+    return stats.check_slope_equivalent(fit, 2.0, 0.05, alpha=alpha, name="space_quadratic",
                                         claim="d·M / log(dδ⁻²) ∝ d²")
 
 
-def claim_path_quadratic(table: Table) -> stats.CheckResult:
+def claim_path_quadratic(table: Table, alpha: float = ALPHA) -> stats.CheckResult:
     """Monte Carlo: under common random numbers the mean-square output difference caused by a
     non-affine (fourier) error scales like δ² (shown ≥ 2 − 0.1, cluster-robust by replicate)."""
+    name, claim = "path_quadratic", "mean-square path difference ∝ δ² (fourier error)"
+    reason = _unusable(table.column("msd"))
+    if reason:
+        return _failed(name, claim, reason)
     fit = stats.fit_loglog(table.column("delta"), table.column("msd"), groups=table.column("replicate"))
-    return stats.check_slope_shown_at_least(fit, 2.0, alpha=ALPHA, margin=0.1, anticipated=2.0, name="path_quadratic",
-                                            claim="mean-square path difference ∝ δ² (fourier error)")
+    return stats.check_slope_shown_at_least(fit, 2.0, alpha=alpha, margin=0.1, anticipated=2.0, name=name, claim=claim)
 
 
-def sde_claims(tables: dict[str, Table]) -> list[stats.CheckResult]:
-    """Every PIADM-SDE claim that the given tables (keyed by table name) support."""
+def sde_claims(tables: dict[str, Table], alpha: float = ALPHA) -> list[stats.CheckResult]:
+    """Every PIADM-SDE claim that the given tables (keyed by table name) support, each at level ``alpha``."""
     out: list[stats.CheckResult] = []
     if "picard" in tables:
         t = tables["picard"]
-        out += [claim_picard_geometric(t), claim_picard_exact_at_M(t), claim_plateau_grows_with_h(t)]
+        out += [claim_picard_geometric(t, alpha=alpha), claim_picard_exact_at_M(t), claim_plateau_grows_with_h(t)]
     if "delta" in tables:
         t = tables["delta"]
-        out += [claim_delta_quadratic(t, kind) for kind in dict.fromkeys(t.column("kind"))] + [claim_delta_girsanov(t)]
+        out += [claim_delta_quadratic(t, kind, alpha=alpha) for kind in dict.fromkeys(t.column("kind"))]
+        out.append(claim_delta_girsanov(t))
     if "eps" in tables:
-        out.append(claim_step_floor(tables["eps"]))
+        out.append(claim_step_floor(tables["eps"], alpha=alpha))
     if "horizon" in tables:
-        out.append(claim_horizon_decay(tables["horizon"]))
+        out.append(claim_horizon_decay(tables["horizon"], alpha=alpha))
     if "dimension" in tables:
-        out += claim_dimension_linear(tables["dimension"])
+        out += claim_dimension_linear(tables["dimension"], alpha=alpha)
     if "rounds" in tables:
         t = tables["rounds"]
-        out += claim_rounds_error_flat(t) + [claim_rounds_log_growth(t), claim_rounds_sequential_linear(t),
-                                             claim_rounds_space_quadratic(t)]
+        out += claim_rounds_error_flat(t, alpha=alpha) + [claim_rounds_log_growth(t, alpha=alpha),
+                                                          claim_rounds_sequential_linear(t, alpha=alpha),
+                                                          claim_rounds_space_quadratic(t, alpha=alpha)]
     if "path" in tables:
-        out.append(claim_path_quadratic(tables["path"]))
+        out.append(claim_path_quadratic(tables["path"], alpha=alpha))
     return out

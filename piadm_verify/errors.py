@@ -31,7 +31,7 @@ from analytic.ou import ou_mean_factor, ou_noise_variance
 from .grid import TimeGrid
 from .noise import make_generator
 
-__all__ = ["inject_error", "InjectedScore", "Calibration", "KINDS", "NORMS"]
+__all__ = ["inject_error", "InjectedScore", "Calibration", "combine_errors", "KINDS", "NORMS"]
 
 KINDS = ("bias", "affine", "fourier", "pulse")
 NORMS = ("L2", "Linf")
@@ -405,3 +405,43 @@ def inject_error(
         raise ValueError(f"the {kind} error vanishes at every score time of the grid (check center and width); it cannot be scaled to delta")
     scale = delta / calibration.value
     return InjectedScore(target, kind, norm, float(delta), scale, unit, calibration, unit_lipschitz)
+
+
+class _SumError:
+    """``e = Σ_i e_i`` of affine errors, with the oracle's protocol (eigen terms when all have them)."""
+
+    def __init__(self, parts):
+        self.parts = parts
+        if all(callable(getattr(p, "eigen_terms", None)) for p in parts):
+            self.eigen_terms = self._eigen_terms
+        if all(callable(getattr(p, "coordinate_signature", None)) for p in parts):
+            self.coordinate_signature = lambda: np.column_stack([p.coordinate_signature() for p in parts])
+
+    def __call__(self, x, s):
+        return sum(p(x, s) for p in self.parts)
+
+    @staticmethod
+    def _add(terms):
+        def total(items):
+            items = [np.asarray(i, dtype=np.float64) for i in items if i is not None]
+            if not items:
+                return None
+            full = max(i.ndim for i in items)
+            # A diagonal (M, d) matrix term joins full (M, d, d) ones as a diagonal matrix.
+            return sum(i if i.ndim == full else np.einsum("mi,ij->mij", i, np.eye(i.shape[1])) for i in items)
+
+        return total([t[0] for t in terms]), total([t[1] for t in terms])
+
+    def affine_terms(self, s):
+        return self._add([p.affine_terms(s) for p in self.parts])
+
+    def _eigen_terms(self, s, coords):
+        return self._add([p.eigen_terms(s, coords) for p in self.parts])
+
+
+def combine_errors(*errors):
+    """The sum of affine errors, as one affine error for :func:`~piadm_verify.oracle.exact_law`."""
+    for e in errors:
+        if not callable(getattr(e, "affine_terms", None)):
+            raise TypeError(f"combine_errors needs affine errors (with affine_terms), got {type(e).__name__}")
+    return _SumError(list(errors))

@@ -179,8 +179,13 @@ class _AffineScore:
 
     def to_gaussian(self, mean: torch.Tensor, cov: torch.Tensor, dtype) -> Gaussian:
         """Back to the original coordinates as an ``analytic.Gaussian``."""
+        if not (torch.isfinite(mean).all() and torch.isfinite(cov).all()):
+            raise FloatingPointError("exact_law: the output law is not finite (the iteration blew up)")
         if not self.fast:
-            return Gaussian(mean[0], 0.5 * (cov[0] + cov[0].T), dtype=dtype)
+            try:
+                return Gaussian(mean[0], 0.5 * (cov[0] + cov[0].T), dtype=dtype)
+            except ValueError as exc:
+                raise FloatingPointError(f"exact_law: the output covariance is not positive definite ({exc})") from exc
         var = cov[:, 0, 0][self.class_of]
         m = mean[:, 0][self.class_of]
         if (var <= 0).any():

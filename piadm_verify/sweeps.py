@@ -20,7 +20,7 @@ import torch
 
 from analytic import Gaussian, gaussian_kl
 
-from .errors import inject_error
+from .errors import combine_errors, inject_error
 from .grid import TimeGrid
 from .oracle import exact_law, exact_laws
 from .presets import sde_preset
@@ -85,20 +85,74 @@ def _sampler_default():
     return piadm_sde
 
 
+def _preset_default():
+    return sde_preset
+
+
 @dataclass(frozen=True)
 class Variant:
-    """The sampler a sweep studies.
+    """The sampler a sweep studies: PIADM as the paper defines it unless a field says otherwise.
 
-    ``scheme``: the discretisation the sampler and its oracle follow. ``error_factor``: the
-    injected error the sampler sees is ``error_factor × e`` while the claims use the calibrated δ
-    of ``e`` (2 = "δ applied twice"). ``sampler``: the function Monte Carlo sweeps call, with
-    :func:`~piadm_verify.sde.piadm_sde`'s signature.
+    ``scheme``
+        The discretisation the sampler and its oracle follow.
+    ``applied_delta``
+        Maps the calibrated δ a claim is about to the size of error the sampler actually gets
+        (None: the same δ; ``lambda δ: 2 * δ`` is "δ applied twice").
+    ``score_fault``
+        ``target -> affine error``: a fault in score evaluation, added to every score the
+        sampler sees (and given to the oracle), or None.
+    ``grid_policy``
+        ``TimeGrid -> TimeGrid``: how the sampler turns the requested grid into the one it runs
+        (None: as requested).
+    ``preset``
+        The function giving the theorem's parameters (:func:`~piadm_verify.presets.sde_preset`).
+    ``sampler``
+        The function Monte Carlo sweeps call, with :func:`~piadm_verify.sde.piadm_sde`'s signature.
+
+    Reference quantities (``p_η``, the sequential law of the correct scheme) never depend on the
+    variant, so a broken variant is measured against the truth.
     """
 
     name: str = "piadm"
     scheme: SDEScheme = EXPONENTIAL_INTEGRATOR
-    error_factor: float = 1.0
+    applied_delta: Callable | None = field(default=None, compare=False)
+    score_fault: Callable | None = field(default=None, compare=False)
+    grid_policy: Callable | None = field(default=None, compare=False)
+    preset: Callable = field(default_factory=_preset_default, compare=False)
     sampler: Callable = field(default_factory=_sampler_default, compare=False)
+
+    def grid(self, grid: TimeGrid) -> TimeGrid:
+        return grid if self.grid_policy is None else self.grid_policy(grid)
+
+    def applied(self, injected):
+        """The injected score at the size the sampler actually gets."""
+        if injected is None or self.applied_delta is None:
+            return injected
+        return injected.at_delta(self.applied_delta(injected.delta))
+
+    def error(self, target, injected=None):
+        """The affine error the oracle adds to the exact score: the applied injected error and/or the fault."""
+        applied = self.applied(injected)
+        parts = [p for p in (None if applied is None else applied.error,
+                             None if self.score_fault is None else self.score_fault(target)) if p is not None]
+        return None if not parts else parts[0] if len(parts) == 1 else combine_errors(*parts)
+
+    def score(self, target, injected=None):
+        """The score function the sampler is given: exact score + applied injected error + fault."""
+        applied = self.applied(injected)
+        fault = None if self.score_fault is None else self.score_fault(target)
+        if applied is None and fault is None:
+            return target
+
+        def score(x, s):
+            out = target.score(x, s)
+            if applied is not None:
+                out = out + applied.error_at(x, s)
+            if fault is not None:
+                out = out + fault(x, s)
+            return out
+
+        return score
 
 
 CORRECT = Variant()
@@ -125,14 +179,34 @@ def product_target(d: int, pairs=PRODUCT_PAIRS) -> Gaussian:
     return Gaussian(means, variances)
 
 
-def _picard_law(target, grid, variant: Variant, K: int | None = None, **kwargs) -> Gaussian:
-    """The variant's exact output law with K Picard iterations (None: K = max M_n, converged)."""
+def _picard_law(target, grid, variant: Variant, K: int | None = None, injected=None, initial=None) -> Gaussian | None:
+    """The variant's exact output law with K Picard iterations (None: K = max M_n, converged), or
+    None when the variant's iteration blows up (non-finite or non-positive output covariance)."""
+    grid = variant.grid(grid)
     K = grid.max_steps if K is None else K
-    return exact_law(target, grid, "sde", K, scheme=variant.scheme, **kwargs)
+    try:
+        return exact_law(target, grid, "sde", K, error=variant.error(target, injected), scheme=variant.scheme,
+                         initial=initial)
+    except FloatingPointError:
+        return None
 
 
-def _error(error, variant: Variant):
-    return None if error is None else error.at_delta(error.delta * variant.error_factor)
+def _picard_laws(target, grid, variant: Variant, Ks, injected=None) -> dict:
+    """``{K: law or None}`` for several K in one sweep (None where the iteration blew up)."""
+    grid = variant.grid(grid)
+    try:
+        return exact_laws(target, grid, Ks, error=variant.error(target, injected), scheme=variant.scheme)
+    except FloatingPointError:
+        return {K: None for K in Ks}
+
+
+def _kl(p: Gaussian, q: Gaussian | None) -> float:
+    """KL(p ‖ q), ``inf`` for a blown-up q (including one whose covariance overflows the divergence)."""
+    if q is None:
+        return math.inf
+    with np.errstate(all="ignore"):
+        value = gaussian_kl(p, q)
+    return value if math.isfinite(value) else math.inf
 
 
 # -- K: Picard convergence -----------------------------------------------------------------------
@@ -157,13 +231,13 @@ def picard_sweep(config: PicardSweep = PicardSweep(), variant: Variant = CORRECT
         grid = TimeGrid.uniform(config.T, config.eta, blocks, M)
         sequential = exact_law(target, grid, "sequential_sde")
         Ks = list(range(1, M + 3))
-        laws = exact_laws(target, grid, Ks, scheme=variant.scheme)
+        laws = _picard_laws(target, grid, variant, Ks)
         for K in Ks:
             cols["h"].append(float(h))
             cols["K"].append(K)
             cols["M"].append(M)
-            cols["distance"].append(gaussian_kl(sequential, laws[K]))
-            cols["kl"].append(gaussian_kl(p_eta, laws[K]))
+            cols["distance"].append(_kl(sequential, laws[K]))
+            cols["kl"].append(_kl(p_eta, laws[K]))
     return Table("picard", cols, {"T": config.T, "eta": config.eta, "variant": variant.name})
 
 
@@ -193,16 +267,16 @@ def delta_sweep(config: DeltaSweep = DeltaSweep(), variant: Variant = CORRECT) -
     grid = TimeGrid.uniform(config.T, config.eta, config.blocks, config.steps)
     p_eta = target.marginal(config.eta)
     free = _picard_law(target, grid, variant)
-    kl_free = gaussian_kl(p_eta, free)
+    kl_free = _kl(p_eta, free)
     cols = {"kind": [], "delta": [], "excess": [], "kl": [], "kl_free": []}
     for kind in config.kinds:
         unit = inject_error(target, kind, 1.0, grid, "L2", generator=config.seed)
         for delta in config.deltas:
-            law = _picard_law(target, grid, variant, error=_error(unit.at_delta(delta), variant))
+            law = _picard_law(target, grid, variant, injected=unit.at_delta(delta))
             cols["kind"].append(kind)
             cols["delta"].append(float(delta))
-            cols["excess"].append(gaussian_kl(free, law))
-            cols["kl"].append(gaussian_kl(p_eta, law))
+            cols["excess"].append(math.inf if free is None else _kl(free, law))
+            cols["kl"].append(_kl(p_eta, law))
             cols["kl_free"].append(kl_free)
     return Table("delta", cols, {"T": config.T, "eta": config.eta, "blocks": config.blocks, "steps": config.steps,
                                  "variant": variant.name})
@@ -229,7 +303,7 @@ def step_sweep(config: StepSweep = StepSweep(), variant: Variant = CORRECT) -> T
         law = _picard_law(target, grid, variant, initial=target.marginal(config.T))
         cols["eps"].append(float(grid.steps(0)[0]))
         cols["M"].append(M)
-        cols["kl"].append(gaussian_kl(p_eta, law))
+        cols["kl"].append(_kl(p_eta, law))
     return Table("eps", cols, {"T": config.T, "eta": config.eta, "variant": variant.name})
 
 
@@ -252,7 +326,7 @@ def horizon_sweep(config: HorizonSweep = HorizonSweep(), variant: Variant = CORR
         blocks = max(1, round(T))
         grid = TimeGrid.uniform(T, config.eta, blocks, round(config.steps_per_unit * (T - config.eta) / blocks))
         cols["T"].append(float(T))
-        cols["kl"].append(gaussian_kl(p_eta, _picard_law(target, grid, variant)))
+        cols["kl"].append(_kl(p_eta, _picard_law(target, grid, variant)))
     return Table("horizon", cols, {"eta": config.eta, "steps_per_unit": config.steps_per_unit, "variant": variant.name})
 
 
@@ -290,7 +364,7 @@ def dimension_sweep(config: DimensionSweep = DimensionSweep(), variant: Variant 
             law = _picard_law(target, grid, variant, K=config.K)
             cols["family"].append(family)
             cols["d"].append(d)
-            cols["kl"].append(gaussian_kl(target.marginal(config.eta), law))
+            cols["kl"].append(_kl(target.marginal(config.eta), law))
     return Table("dimension", cols, {"T": config.T, "eta": config.eta, "blocks": config.blocks, "steps": config.steps,
                                      "K": config.K, "variant": variant.name})
 
@@ -336,14 +410,14 @@ def rounds_sweep(config: RoundsSweep = RoundsSweep(), variant: Variant = CORRECT
     cols = {k: [] for k in names}
     Ks = list(range(1, config.k_max + 1))
     for d in config.dims:
-        preset = sde_preset(d, config.delta, eta=config.eta)
+        preset = variant.preset(d, config.delta, eta=config.eta)
         target, grid = product_target(d), preset.grid()
         p_eta = target.marginal(config.eta)
         sequential = exact_law(target, grid, "sequential_sde")
-        laws = exact_laws(target, grid, sorted(set(Ks) | {preset.K}), scheme=variant.scheme)
-        distances = [gaussian_kl(sequential, laws[K]) for K in Ks]
+        laws = _picard_laws(target, grid, variant, sorted(set(Ks) | {preset.K}))
+        distances = [_kl(sequential, laws[K]) for K in Ks]
         k_star = continuous_k_star(Ks, distances, config.picard_tolerance * config.delta**2)
-        row = dict(d=d, T=preset.T, N=preset.N, M=preset.M, K=preset.K, kl_preset=gaussian_kl(p_eta, laws[preset.K]),
+        row = dict(d=d, T=preset.T, N=preset.N, M=preset.M, K=preset.K, kl_preset=_kl(p_eta, laws[preset.K]),
                    kl_sequential=gaussian_kl(p_eta, sequential), k_star=k_star, rounds=k_star * preset.N,
                    sequential_steps=preset.sequential_steps, peak_points=preset.M, space=preset.space,
                    log_term=preset.log_term)
@@ -360,7 +434,7 @@ class PathSweep:
 
     deltas: tuple = (0.02, 0.04, 0.08, 0.16)
     replicates: int = 8
-    n: int = 2000
+    n: int = 500
     T: float = 6.0
     eta: float = 1e-3
     blocks: int = 6
@@ -380,16 +454,17 @@ def path_sweep(config: PathSweep = PathSweep(), variant: Variant = CORRECT) -> T
 
     def run(score, seed):
         g = torch.Generator().manual_seed(seed)
-        return variant.sampler(score, grid, config.K, config.n, target.dim, generator=g, scheme=variant.scheme).samples
+        return variant.sampler(score, variant.grid(grid), config.K, config.n, target.dim, generator=g,
+                               scheme=variant.scheme).samples
 
     def mm_kl(x):
         return gaussian_kl(p_eta, Gaussian(x.mean(0), torch.cov(x.T)))
 
     for r in range(config.replicates):
         seed = config.seed + 1000 * (r + 1)
-        free = run(target, seed)
+        free = run(variant.score(target), seed)
         for delta in config.deltas:
-            perturbed = run(unit.at_delta(delta * variant.error_factor), seed)
+            perturbed = run(variant.score(target, unit.at_delta(delta)), seed)
             cols["replicate"].append(r)
             cols["delta"].append(float(delta))
             cols["msd"].append(float((perturbed - free).pow(2).sum(-1).mean()))
