@@ -13,6 +13,7 @@ from .schemes import EXPONENTIAL_INTEGRATOR, EulerMaruyama, ExponentialIntegrato
 from .errors import InjectedScore, inject_error
 from .oracle import exact_law, exact_laws
 from .presets import ode_preset, sde_preset
+from .ode import Corrector, exact_law_ode, piadm_ode, sequential_ode
 from .sde import piadm_sde, sequential_sde
 
 __all__ = [
@@ -32,6 +33,10 @@ __all__ = [
     "GridBlock",
     "piadm_sde",
     "sequential_sde",
+    "piadm_ode",
+    "sequential_ode",
+    "exact_law_ode",
+    "Corrector",
     "SamplerResult",
     "NonFiniteError",
     "NoiseSource",

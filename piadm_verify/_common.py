@@ -31,6 +31,8 @@ class SamplerResult:
         With ``trace=True``: one tensor per block (the predictor blocks, then, for PIADM-ODE, the
         corrector sub-blocks in order) holding, per Picard iteration k, the residual
         ``max_j (mean_i ‖Y^{(k+1)}_{ij} - Y^{(k)}_{ij}‖²)^{1/2}`` over grid points j and samples i.
+    ``path_kl``
+        With a ``reference_score``: the Girsanov path quantity (SPEC.md §9), else None.
     """
 
     samples: torch.Tensor
@@ -38,6 +40,7 @@ class SamplerResult:
     score_evals: int
     peak_points: int
     trace: tuple | None = None
+    path_kl: float | None = None
 
 
 class NonFiniteError(FloatingPointError):

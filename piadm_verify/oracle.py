@@ -358,7 +358,7 @@ def exact_laws(
     elif method == "sde":
         Ks = _check_Ks(Ks)
     elif method == "ode":
-        raise NotImplementedError("method='ode' is provided by the PIADM-ODE oracle (piadm_verify.ode)")
+        raise ValueError("exact_laws covers method='sde' and 'sequential_sde'; use exact_law(..., method='ode')")
     else:
         raise ValueError(f"method must be 'sde', 'sequential_sde' or 'ode', got {method!r}")
     laws = {k: model.initial_law() for k in Ks}
@@ -406,7 +406,12 @@ def exact_law(
     Compare with ``p_η = target.marginal(grid.eta)``, e.g. ``gaussian_kl(p_η, law)``.
     """
     if method == "ode":
-        raise NotImplementedError("method='ode' is provided by the PIADM-ODE oracle (piadm_verify.ode)")
+        from .ode import exact_law_ode  # the ODE module builds on this one
+
+        if K is None:
+            raise ValueError("K is required for method='ode'")
+        return exact_law_ode(target, grid, K, error=error, initial=initial, path=path, dtype=dtype, scheme=scheme,
+                             **method_options)
     if method_options:
         raise TypeError(f"unexpected options for method={method!r}: {sorted(method_options)}")
     if method == "sde" and K is None:

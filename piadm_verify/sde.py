@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import torch
 
@@ -12,6 +14,7 @@ from ._common import (
     evaluate_score,
     positive_int,
     residual,
+    resolve_score,
     setup,
 )
 from .grid import GridBlock, TimeGrid
@@ -31,8 +34,10 @@ def picard_block(
     noise: NoiseSource,
     max_points: int | None = None,
     sampler: str = "piadm_sde",
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """K Picard iterations on one block; returns ``(Y^{(K)}_{M_n}, residuals (K,))`` (SPEC.md §4).
+    reference=None,
+) -> "BlockOutput":
+    """K Picard iterations on one block (SPEC.md §4); returns :class:`BlockOutput`
+    ``(Y^{(K)}_{M_n}, residuals (K,), path_kl)``.
 
     ``Y^{(0)}_j ≡ y0``; iteration k evaluates ``S_j = score(Y^{(k)}_j, s_{n,j})`` for all ``j < M_n`` in
     one batched call, then solves the linear recursion
@@ -40,6 +45,10 @@ def picard_block(
     ``Y_m = D_m [y0 + Σ_{j<m} D_{j+1}^{-1} (c_j S_j + v ζ_j)]`` with ``D_m = Π_{i<m} d_i``
     (``= e^{τ_m/2}`` for the exponential integrator): a weighted cumulative sum, no loop over j.
     The ``ζ`` of the block are drawn once, before the first iteration, and shared by all K.
+
+    With a ``reference`` score (the true ``∇log p``), ``path_kl`` is the block's Girsanov path
+    quantity (SPEC.md §9) ``½ Σ_j ε_j mean_i ‖S^{(K-1)}_j − ∇log p̄(Y^{(K)}_j)‖²``: the score the
+    last iteration used, at the previous iterate, against the true score on the final path.
     """
     eps = block.steps
     n_steps = eps.shape[0]
@@ -70,7 +79,20 @@ def picard_block(
             raise NonFiniteError(sampler, what, block.index, k)
         residuals[k] = residual(new, path)
         path = new
-    return path[-1], residuals
+    path_kl = None
+    if reference is not None:
+        true = evaluate_score(reference, path[offset : offset + n_steps], times, max_points)
+        gap = (scores - true).pow(2).sum(-1).mean(-1)
+        path_kl = 0.5 * float((as_t(eps) * gap).sum())
+    return BlockOutput(path[-1], residuals, path_kl)
+
+
+class BlockOutput(NamedTuple):
+    """What :func:`picard_block` returns: the block's end value, residuals per iteration, path KL."""
+
+    value: torch.Tensor
+    residuals: torch.Tensor
+    path_kl: float | None
 
 
 @torch.no_grad()
@@ -89,6 +111,7 @@ def piadm_sde(
     max_points_per_call: int | None = None,
     scheme: SDEScheme = EXPONENTIAL_INTEGRATOR,
     trace: bool = False,
+    reference_score=None,
 ) -> SamplerResult:
     """PIADM-SDE: K Picard iterations per block, all grid points of a block scored in one batch (SPEC.md §4).
 
@@ -108,6 +131,9 @@ def piadm_sde(
         memory; the result is unchanged and it still counts as one round).
     scheme : the step's coefficients (:class:`~piadm_verify.schemes.ExponentialIntegrator`).
     trace : record the per-iteration residuals ``‖Y^{(k+1)} - Y^{(k)}‖`` of every block.
+    reference_score : the true score (callable or target); when given, ``path_kl`` of the result
+        is the Girsanov path quantity summed over blocks (SPEC.md §9), an upper bound on
+        ``KL(p_η ‖ q̂)`` up to the initialisation term, computable for any target.
 
     Returns a :class:`SamplerResult` with ``rounds = K·N``, ``score_evals = K·Σ M_n``,
     ``peak_points = max M_n``. Raises :class:`NonFiniteError` naming the block and iteration
@@ -119,16 +145,19 @@ def piadm_sde(
         positive_int(max_points_per_call, "max_points_per_call")
     env = setup(score, grid, n, dim, x0, generator, dtype, device, scheme)
     y = env.x0 if env.x0 is not None else env.noise.initial(scheme.initial_variance)
-    residuals = []
+    reference = None if reference_score is None else resolve_score(reference_score)
+    residuals, path_kl = [], 0.0
     for block in grid:
-        y, res = picard_block(env.score, block, y, K, scheme, v, env.noise, max_points_per_call)
+        y, res, block_kl = picard_block(env.score, block, y, K, scheme, v, env.noise, max_points_per_call, reference=reference)
         residuals.append(res)
+        path_kl = None if block_kl is None else path_kl + block_kl
     return SamplerResult(
         samples=y,
         rounds=K * grid.blocks,
         score_evals=K * grid.total_steps,
         peak_points=grid.max_steps,
         trace=tuple(residuals) if trace else None,
+        path_kl=path_kl,
     )
 
 

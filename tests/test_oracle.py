@@ -15,7 +15,6 @@ The default run takes ~30 s on two cores.
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
 import time
@@ -574,20 +573,11 @@ def test_bad_inputs():
         exact_law(target, "grid", K=2)
 
 
-def test_method_ode_not_implemented():
-    """method="ode" raises NotImplementedError while the PIADM-ODE oracle does not exist.
-
-    LIBRARY BUG (oracle.py, ``exact_law``: ``from .ode import exact_law_ode``): without
-    ``piadm_verify/ode.py`` the call raises ModuleNotFoundError instead of NotImplementedError
-    (``exact_laws`` raises NotImplementedError correctly). Once ode.py exists, the exact_law part is
-    that module's business and is skipped here.
-    """
+def test_exact_laws_sends_the_ode_to_exact_law():
+    """``exact_laws`` covers the SDE methods only; method="ode" there is a ValueError naming the way."""
     grid, target = uniform_grid(), full_target(3)
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(ValueError, match="exact_law"):
         exact_laws(target, grid, 2, method="ode")
-    if importlib.util.find_spec("piadm_verify.ode") is None:
-        with pytest.raises(NotImplementedError):
-            exact_law(target, grid, method="ode", K=2)
 
 
 # --------------------------------------------------------------------------------------------------

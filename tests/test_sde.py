@@ -175,7 +175,7 @@ def test_prefix_exactness_picard_block_truncated(v):
     for j in range(1, M + 1):
         trunc = GridBlock(blk.index, blk.start, blk.taus[: j + 1], blk.steps[:j], blk.horizon)
         for k in range(1, j + 2):
-            out, res = picard_block(target.score, trunc, y0, k, EXPONENTIAL_INTEGRATOR, v, _FixedNoise(z))
+            out, res, _ = picard_block(target.score, trunc, y0, k, EXPONENTIAL_INTEGRATOR, v, _FixedNoise(z))
             assert res.shape == (k,)
             if j <= k:
                 torch.testing.assert_close(out, ref[j], rtol=0, atol=1e-12)
@@ -184,7 +184,7 @@ def test_prefix_exactness_picard_block_truncated(v):
     # a real NoiseSource on a fixed seed: full block, K = M and K = M + 2 ⇒ sequential end point
     for K in (M, M + 2):
         src = NoiseSource(n, d, torch.Generator().manual_seed(9), F64, "cpu")
-        out, res = picard_block(target.score, blk, y0, K, EXPONENTIAL_INTEGRATOR, v, src)
+        out, res, _ = picard_block(target.score, blk, y0, K, EXPONENTIAL_INTEGRATOR, v, src)
         zeta = NoiseSource(n, d, torch.Generator().manual_seed(9), F64, "cpu").increments(np.expm1(blk.steps))
         torch.testing.assert_close(out, sequential_path(target.score, blk, y0, zeta, v)[-1], rtol=0, atol=1e-12)
         assert res.shape == (K,)

@@ -1,0 +1,439 @@
+"""PIADM-ODE: a Picard predictor on the probability-flow ODE plus a parallel underdamped-Langevin
+corrector (SPEC.md §5), its sequential reference, and its exact law on Gaussian targets.
+
+Predictor: the blocks of :func:`~piadm_verify.sde.picard_block` with ``v = 0`` (no noise):
+``Y_{j+1} = e^{ε_j/2} Y_j + (e^{ε_j/2} - 1) S_j``.
+
+Corrector, after each predictor block, at the block's end level ``s* = T - t_{n+1}`` with force
+``F(x) = score(x, s*)``: underdamped Langevin ``dx = v du``, ``dv = (F - γ v) du + √(2γ) dB`` for
+``N†`` sub-blocks of ``M†`` steps ``ε† = h†/M†``, integrated with the force frozen over each step
+(:class:`~piadm_verify.schemes.KineticStep`):
+``v_{j+1} = a v_j + b F_j + ξ_{v,j}``, ``x_{j+1} = x_j + b v_j + c F_j + ξ_{x,j}``,
+``a = e^{-γε†}``, ``b = (1-a)/γ``, ``c = (ε† - b)/γ``. Parallelised like the predictor: in each
+sub-block, ``K†`` Picard iterations evaluate the forces of all ``M†`` points in one batch from the
+previous iterate's positions (the first iterate puts every point at the sub-block's start), the
+noise is drawn once per sub-block and shared by all ``K†`` iterations, the velocity carries over
+from one sub-block to the next, a fresh velocity ``v ~ N(0, I)`` starts each corrector, and the
+corrector passes its positions on.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from analytic import Gaussian
+
+from ._common import NonFiniteError, SamplerResult, evaluate_score, positive_int, residual, setup
+from .grid import TimeGrid
+from .noise import NoiseSource
+from .oracle import _AffineScore, picard_block_maps
+from .schemes import EXPONENTIAL_INTEGRATOR, KineticStep, SDEScheme
+from .sde import picard_block
+
+__all__ = ["Corrector", "piadm_ode", "sequential_ode", "exact_law_ode"]
+
+_WORK = torch.float64
+
+
+@dataclass(frozen=True)
+class Corrector:
+    """The corrector's parameters (API.md: ``corrector=dict(K, steps, sub_blocks, h, gamma)``).
+
+    ``K``: Picard iterations per sub-block (K†); ``steps``: steps per sub-block (M†);
+    ``sub_blocks``: N†; ``h``: the length of ONE sub-block (h†; the corrector runs for N†·h†);
+    ``gamma``: the friction γ.
+
+    The last three fields describe the algorithm of SPEC.md §5 by default; the others exist so
+    that the suite can express corrector faults in the language the oracle reads:
+    ``shared_noise`` (False: noise redrawn at every Picard iteration), ``refresh_velocity``
+    (False: the velocity carries over from one corrector to the next instead of being redrawn),
+    ``noise_correlation`` (the factor on ``Cov(ξ_x, ξ_v)``; 1 is correct, 0 drops the correlation).
+    """
+
+    K: int = 4
+    steps: int = 32
+    sub_blocks: int = 1
+    h: float = 1.0
+    gamma: float = 2.0
+    shared_noise: bool = True
+    refresh_velocity: bool = True
+    noise_correlation: float = 1.0
+
+    def __post_init__(self):
+        positive_int(self.K, "corrector K")
+        positive_int(self.steps, "corrector steps")
+        positive_int(self.sub_blocks, "corrector sub_blocks")
+        for name in ("h", "gamma"):
+            val = getattr(self, name)
+            if isinstance(val, bool) or not isinstance(val, (int, float)) or not (math.isfinite(val) and val > 0):
+                raise ValueError(f"corrector {name} must be a finite number > 0, got {val!r}")
+        if not (isinstance(self.noise_correlation, (int, float)) and -1.0 <= self.noise_correlation <= 1.0):
+            raise ValueError(f"corrector noise_correlation must lie in [-1, 1], got {self.noise_correlation!r}")
+
+    @classmethod
+    def make(cls, corrector) -> "Corrector | None":
+        """From None, a ``Corrector`` or a dict of its fields."""
+        if corrector is None or isinstance(corrector, Corrector):
+            return corrector
+        if isinstance(corrector, dict):
+            unknown = set(corrector) - set(cls.__dataclass_fields__)
+            if unknown:
+                raise ValueError(f"unknown corrector options {sorted(unknown)}; allowed: {sorted(cls.__dataclass_fields__)}")
+            return cls(**corrector)
+        raise TypeError(f"corrector must be None, a dict or a Corrector, got {type(corrector).__name__}")
+
+    @property
+    def kinetic(self) -> KineticStep:
+        """The frozen-force step of length ``ε† = h†/M†``."""
+        return KineticStep(self.h / self.steps, float(self.gamma))
+
+    @property
+    def noise_coefficients(self) -> tuple[float, float, float]:
+        """``(σ_v, ρ_x, σ_x)`` with ``ξ_v = σ_v z₁``, ``ξ_x = ρ_x z₁ + σ_x z₂`` for standard normals z."""
+        k = self.kinetic
+        cov = self.noise_correlation * k.cov_xv
+        sigma_v = math.sqrt(k.var_v)
+        rho_x = cov / sigma_v
+        return sigma_v, rho_x, math.sqrt(max(k.var_x - rho_x**2, 0.0))
+
+    @property
+    def rounds_per_block(self) -> int:
+        """``N† K†``."""
+        return self.sub_blocks * self.K
+
+
+# -- samplers ----------------------------------------------------------------------------------------
+def _corrector_noise(noise: NoiseSource, corrector: Corrector):
+    """``(ξ_x, ξ_v)``, each (M†, n, d), from two standard-normal draws (one tensor (2, M†, n, d))."""
+    sigma_v, rho_x, sigma_x = corrector.noise_coefficients
+    z = noise.standard(2, corrector.steps)
+    return rho_x * z[0] + sigma_x * z[1], sigma_v * z[0]
+
+
+def _picard_corrector(score, level: float, x: torch.Tensor, v: torch.Tensor, corrector: Corrector, noise: NoiseSource,
+                      max_points, block: int, residuals: list):
+    """The parallel corrector at forward level ``s* = level``; returns the final (x, v)."""
+    k = corrector.kinetic
+    M = corrector.steps
+    times = torch.full((M, 1), level, dtype=x.dtype, device=x.device)
+    # a^{-(j+1)} turns the velocity recursion into a cumulative sum (a^{-M†} = e^{γ h†}).
+    powers = torch.arange(M + 1, dtype=x.dtype, device=x.device)
+    grow = torch.exp(-k.gamma * k.step * powers)[:, None, None]
+    shrink = torch.exp(k.gamma * k.step * powers[1:])[:, None, None]
+    b, c = k.velocity_force, k.position_force
+    for sub in range(corrector.sub_blocks):
+        shared = _corrector_noise(noise, corrector) if corrector.shared_noise else None
+        path = x.expand(M + 1, *x.shape)
+        res = torch.zeros(corrector.K, dtype=x.dtype, device=x.device)
+        for it in range(corrector.K):
+            xi_x, xi_v = shared if shared is not None else _corrector_noise(noise, corrector)
+            force = evaluate_score(score, path[:M], times, max_points)
+            velocities = grow * torch.cat([v[None], v + torch.cumsum(shrink * (b * force + xi_v), dim=0)])
+            new = torch.cat([x[None], x + torch.cumsum(b * velocities[:M] + c * force + xi_x, dim=0)])
+            if not torch.isfinite(new).all():
+                what = "force" if not torch.isfinite(force).all() else "corrector iterate"
+                raise NonFiniteError("piadm_ode", what, block, it, stage=f"corrector sub-block {sub}, Picard iteration")
+            res[it] = residual(new, path)
+            path = new
+        residuals.append(res)
+        x, v = path[-1], velocities[-1]
+    return x, v
+
+
+def _sequential_corrector(score, level: float, x: torch.Tensor, v: torch.Tensor, corrector: Corrector,
+                          noise: NoiseSource, block: int):
+    k = corrector.kinetic
+    time = torch.tensor([[level]], dtype=x.dtype, device=x.device)
+    a, b, c = k.a, k.velocity_force, k.position_force
+    for _ in range(corrector.sub_blocks):
+        xi_x, xi_v = _corrector_noise(noise, corrector)
+        for j in range(corrector.steps):
+            force = evaluate_score(score, x[None], time, None)[0]
+            x, v = x + b * v + c * force + xi_x[j], a * v + b * force + xi_v[j]
+            if not torch.isfinite(x).all():
+                raise NonFiniteError("sequential_ode", "corrector iterate", block, j, stage="corrector step")
+    return x, v
+
+
+def _run_ode(parallel: bool, score, grid, K, n, dim, x0, generator, dtype, device, corrector, max_points, scheme):
+    corrector = Corrector.make(corrector)
+    env = setup(score, grid, n, dim, x0, generator, dtype, device, scheme)
+    y = env.x0 if env.x0 is not None else env.noise.initial(scheme.initial_variance)
+    velocity = None
+    residuals: list = []
+    name = "piadm_ode" if parallel else "sequential_ode"
+    for block in grid:
+        if parallel:
+            y, res, _ = picard_block(env.score, block, y, K, scheme, 0.0, env.noise, max_points, sampler=name)
+            residuals.append(res)
+        else:
+            y = _sequential_predictor(env.score, block, y, scheme)
+        if corrector is None:
+            continue
+        if velocity is None or corrector.refresh_velocity:
+            velocity = env.noise.standard()
+        if parallel:
+            y, velocity = _picard_corrector(env.score, block.end_time, y, velocity, corrector, env.noise, max_points,
+                                            block.index, residuals)
+        else:
+            y, velocity = _sequential_corrector(env.score, block.end_time, y, velocity, corrector, env.noise, block.index)
+    return y, corrector, residuals
+
+
+def _sequential_predictor(score, block, y, scheme: SDEScheme):
+    as_t = lambda a: torch.as_tensor(a, dtype=y.dtype, device=y.device)
+    eps = block.steps
+    decay, weight, times = as_t(scheme.decay(eps)), as_t(scheme.score_weight(eps, 0.0)), as_t(block.score_times)
+    for j in range(eps.shape[0]):
+        y = decay[j] * y + weight[j] * evaluate_score(score, y[None], times[j].reshape(1, 1), None)[0]
+        if not torch.isfinite(y).all():
+            raise NonFiniteError("sequential_ode", "iterate", block.index, j, stage="step")
+    return y
+
+
+@torch.no_grad()
+def piadm_ode(
+    score,
+    grid: TimeGrid,
+    K: int,
+    n: int | None = None,
+    dim: int | None = None,
+    *,
+    corrector=None,
+    x0: torch.Tensor | None = None,
+    generator=None,
+    dtype: torch.dtype | None = None,
+    device=None,
+    max_points_per_call: int | None = None,
+    scheme: SDEScheme = EXPONENTIAL_INTEGRATOR,
+    trace: bool = False,
+) -> SamplerResult:
+    """PIADM-ODE: Picard predictor on the probability-flow ODE and a parallel underdamped-Langevin
+    corrector after every block (SPEC.md §5; see the module docstring for the formulas).
+
+    Parameters as :func:`~piadm_verify.sde.piadm_sde` (the predictor uses ``v = 0``), plus
+    ``corrector``: None (bare predictor), a :class:`Corrector` or a dict
+    ``dict(K=K†, steps=M†, sub_blocks=N†, h=h†, gamma=γ)``.
+
+    Noise layout (shared with :func:`sequential_ode`): the initial draw, then per block a fresh
+    velocity (n, d) and per sub-block one (2, M†, n, d) standard-normal tensor. Returns a
+    :class:`~piadm_verify._common.SamplerResult` with ``rounds = N (K + N† K†)``,
+    ``score_evals = K Σ M_n + N N† K† M†``, ``peak_points = max(max M_n, M†)``.
+    """
+    K = positive_int(K, "K")
+    if max_points_per_call is not None:
+        positive_int(max_points_per_call, "max_points_per_call")
+    y, corr, residuals = _run_ode(True, score, grid, K, n, dim, x0, generator, dtype, device, corrector,
+                                  max_points_per_call, scheme)
+    per_block = 0 if corr is None else corr.rounds_per_block
+    return SamplerResult(
+        samples=y,
+        rounds=grid.blocks * (K + per_block),
+        score_evals=K * grid.total_steps + grid.blocks * per_block * (0 if corr is None else corr.steps),
+        peak_points=max(grid.max_steps, 0 if corr is None else corr.steps),
+        trace=tuple(residuals) if trace else None,
+    )
+
+
+@torch.no_grad()
+def sequential_ode(
+    score,
+    grid: TimeGrid,
+    n: int | None = None,
+    dim: int | None = None,
+    *,
+    corrector=None,
+    x0: torch.Tensor | None = None,
+    generator=None,
+    dtype: torch.dtype | None = None,
+    device=None,
+    scheme: SDEScheme = EXPONENTIAL_INTEGRATOR,
+) -> SamplerResult:
+    """The sequential predictor (exponential integrator, ``v = 0``) and sequential corrector on the
+    same grid, with :func:`piadm_ode`'s noise layout (one seed, one Brownian path for both).
+    ``rounds = score_evals = Σ M_n + N N† M†``, ``peak_points = 1``."""
+    if scheme.score_point != "left":
+        raise ValueError("sequential_ode needs an explicit scheme (score_point='left')")
+    y, corr, _ = _run_ode(False, score, grid, 1, n, dim, x0, generator, dtype, device, corrector, None, scheme)
+    steps = grid.total_steps + (0 if corr is None else grid.blocks * corr.sub_blocks * corr.steps)
+    return SamplerResult(samples=y, rounds=steps, score_evals=steps, peak_points=1)
+
+
+# -- exact law ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _KineticMaps:
+    """The corrector's per-sub-block matrices on the M† + 1 positions (shared by every class).
+
+    With ``F_j = J x_j + f`` the Picard iteration on positions is ``X ← L X + g`` where
+    ``(L X)_m = Σ_{j<m} G[m, j] J X_j``, ``G[m, j] = c + b² (1 - a^{m-1-j})/(1 - a)``; the start
+    enters as ``x₀ 1 + v₀ φ`` with ``φ_m = b Σ_{j<m} a^j``, the noise as ``Px ξ_x + Pv ξ_v`` with
+    ``Px[m, j] = 1`` and ``Pv[m, i] = b (1 - a^{m-1-i})/(1 - a)`` for ``j, i < m``, and the end
+    velocity reads the positions through ``w_j = a^{M-1-j}``.
+    """
+
+    G: np.ndarray
+    phi: np.ndarray
+    Px: np.ndarray
+    Pv: np.ndarray
+    w: np.ndarray
+    a_M: float
+    b: float
+
+    @classmethod
+    def build(cls, corrector: Corrector) -> "_KineticMaps":
+        k = corrector.kinetic
+        M, a, b, c = corrector.steps, k.a, k.velocity_force, k.position_force
+        m = np.arange(M + 1)[:, None]
+        j = np.arange(M)[None, :]
+        lag = m - 1 - j
+        below = lag >= 0
+        # (1 - a^n)/(1 - a) = Σ_{i<n} a^i, evaluated stably as -expm1(n log a)/(1 - a).
+        geometric = np.where(below, -np.expm1(np.maximum(lag, 0) * math.log(a)) / k.one_minus_a, 0.0)
+        G = np.where(below, c + b * b * geometric, 0.0)
+        Pv = np.where(below, b * geometric, 0.0)
+        Px = below.astype(np.float64)
+        phi = b * (-np.expm1(np.arange(M + 1) * math.log(a)) / k.one_minus_a)
+        w = a ** (M - 1 - np.arange(M))
+        return cls(G, phi, Px, Pv, w, a**M, b)
+
+
+def _kinetic_map(maps: _KineticMaps, J: torch.Tensor, f: torch.Tensor, corrector: Corrector):
+    """One sub-block after K† iterations: ``(x, v) ↦ A (x, v) + c + N(0, V)`` per class.
+
+    J (C, p, p) and f (C, p) give the force ``F = J x + f``. Row recurrences ``r_{i+1} = r_i L``
+    from ``r_0 = e_M`` (end position) and ``u_0 = w`` (end velocity), as in the predictor's oracle.
+    """
+    C, p = J.shape[0], J.shape[-1]
+    K = corrector.K
+    as_t = lambda a: torch.as_tensor(a, dtype=_WORK)
+    G, phi, Px, Pv, w = as_t(maps.G), as_t(maps.phi), as_t(maps.Px), as_t(maps.Pv), as_t(maps.w)
+    M = w.shape[0]
+    eye = torch.eye(p, dtype=_WORK).expand(C, p, p)
+
+    def step(r):  # r (C, M+1, p, p) -> r L
+        out = torch.zeros_like(r)
+        out[:, :M] = torch.einsum("cmab,mj->cjab", r, G) @ J[:, None]
+        return out
+
+    r = [torch.zeros(C, M + 1, p, p, dtype=_WORK)]
+    r[0][:, M] = eye
+    u = [torch.zeros(C, M + 1, p, p, dtype=_WORK)]
+    u[0][:, :M] = w[None, :, None, None] * eye[:, None]
+    for _ in range(K):
+        r.append(step(r[-1]))
+    for _ in range(K - 1):
+        u.append(step(u[-1]))
+    total = lambda rows: rows.sum(1)  # Σ_m row[m] (C, p, p)
+    dot = lambda rows, vec: torch.einsum("cmab,m->cab", rows, vec)
+    g1 = G.sum(1)  # Σ_j G[m, j]
+    R = sum(r[:K])
+    U = sum(u[: K - 1]) if K > 1 else torch.zeros_like(u[0])
+    bJ = maps.b * J
+    A_xx = total(r[K]) + total(R)
+    A_xv = dot(R, phi)
+    A_vx = bJ @ (total(u[K - 1]) + total(U))
+    A_vv = maps.a_M * eye + bJ @ dot(U, phi)
+    const_x = (dot(R, g1) @ f[..., None])[..., 0]
+    const_v = (bJ @ dot(U, g1) @ f[..., None])[..., 0] + maps.b * float(w.sum()) * f
+    A = torch.cat([torch.cat([A_xx, A_xv], -1), torch.cat([A_vx, A_vv], -1)], -2)
+    const = torch.cat([const_x, const_v], -1)
+
+    # Noise: draw q of the K† draws loads the end position through r_{K-1-q} and the end velocity
+    # through b J u_{K-2-q} (and w for the last draw); a shared draw sums the loadings.
+    def loadings(x_rows, v_rows, last):
+        Lxx = torch.einsum("cmab,mj->cjab", x_rows, Px)
+        Lxv = torch.einsum("cmab,mj->cjab", x_rows, Pv)
+        Lvx = bJ[:, None] @ torch.einsum("cmab,mj->cjab", v_rows, Px)
+        Lvv = bJ[:, None] @ torch.einsum("cmab,mj->cjab", v_rows, Pv)
+        if last:
+            Lvv = Lvv + w[None, :, None, None] * eye[:, None]
+        return torch.cat([torch.cat([Lxx, Lxv], -1), torch.cat([Lvx, Lvv], -1)], -2)  # (C, M, 2p, 2p)
+
+    k = corrector.kinetic
+    cov = corrector.noise_correlation * k.cov_xv
+    sigma = torch.tensor([[k.var_x, cov], [cov, k.var_v]], dtype=_WORK)
+    sigma = torch.kron(sigma, torch.eye(p, dtype=_WORK))
+    zeros = torch.zeros_like(u[0])
+    if corrector.shared_noise:
+        blocks = [loadings(R, U, True)]
+    else:
+        blocks = [loadings(r[K - 1 - q], u[K - 2 - q] if K - 2 - q >= 0 else zeros, q == K - 1) for q in range(K)]
+    V = sum(torch.einsum("cjab,bd,cjed->cae", L, sigma, L) for L in blocks)
+    return A, const, V
+
+
+def _push(A, c, V, mean, cov):
+    return (A @ mean[..., None])[..., 0] + c, A @ cov @ A.transpose(-1, -2) + V
+
+
+def _force_terms(model: _AffineScore, level: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """``F = J x + f`` of the corrector at forward level ``s*``, per class: J (C, p, p), f (C, p)."""
+    s = np.array([level])
+    if model.fast:
+        lam, mu = model.class_parameters()
+        E, f = model.class_error_terms(s)
+        lam_s = math.exp(-level) * lam - math.expm1(-level)
+        J = -1.0 / lam_s + (E[0] if E.shape[0] else 0.0)
+        off = math.exp(-0.5 * level) * mu / lam_s + (f[0] if f.shape[0] else 0.0)
+        return torch.as_tensor(J, dtype=_WORK)[:, None, None], torch.as_tensor(off, dtype=_WORK)[:, None]
+    J, b = model.terms(s)
+    return J[0], b[0]
+
+
+def exact_law_ode(
+    target: Gaussian,
+    grid: TimeGrid,
+    K: int,
+    corrector=None,
+    error=None,
+    *,
+    initial: Gaussian | None = None,
+    path: str = "auto",
+    dtype=torch.float64,
+    scheme: SDEScheme = EXPONENTIAL_INTEGRATOR,
+) -> Gaussian:
+    """The exact law of :func:`piadm_ode`'s output on a Gaussian target with an affine score
+    (SPEC.md §8). Called as ``exact_law(target, grid, "ode", K, corrector=..., error=...)``.
+
+    The predictor blocks use the SDE oracle with ``v = 0``; the corrector is linear in the joint
+    position–velocity state, so each sub-block is an affine-Gaussian map of (x, v) computed by the
+    same backward row recurrences (:class:`_KineticMaps`). Fast per-coordinate path or dense path
+    as for the SDE oracle.
+    """
+    K = positive_int(K, "K")
+    corrector = Corrector.make(corrector)
+    if not isinstance(grid, TimeGrid):
+        raise TypeError(f"grid must be a TimeGrid, got {type(grid).__name__}")
+    model = _AffineScore(target, error, path, scheme.initial_variance, initial)
+    mean, cov = model.initial_law()
+    C, p = model.C, model.p
+    maps = None if corrector is None else _KineticMaps.build(corrector)
+    joint_mean = torch.cat([mean, torch.zeros(C, p, dtype=_WORK)], -1)
+    joint_cov = torch.zeros(C, 2 * p, 2 * p, dtype=_WORK)
+    joint_cov[:, :p, :p] = cov
+    joint_cov[:, p:, p:] = torch.eye(p, dtype=_WORK)
+    for block in grid:
+        pred = picard_block_maps(block, model, scheme, 0.0, [K])[K]
+        # The predictor moves x only; v waits (and is redrawn by a refreshing corrector).
+        A = torch.eye(2 * p, dtype=_WORK).repeat(C, 1, 1)
+        A[:, :p, :p] = pred.A
+        c = torch.cat([pred.c, torch.zeros(C, p, dtype=_WORK)], -1)
+        V = torch.zeros(C, 2 * p, 2 * p, dtype=_WORK)
+        V[:, :p, :p] = pred.V
+        joint_mean, joint_cov = _push(A, c, V, joint_mean, joint_cov)
+        if corrector is None:
+            continue
+        if corrector.refresh_velocity:
+            joint_mean[:, p:] = 0.0
+            joint_cov[:, p:, :] = 0.0
+            joint_cov[:, :, p:] = 0.0
+            joint_cov[:, p:, p:] = torch.eye(p, dtype=_WORK)
+        J, f = _force_terms(model, block.end_time)
+        A, c, V = _kinetic_map(maps, J, f, corrector)
+        for _ in range(corrector.sub_blocks):
+            joint_mean, joint_cov = _push(A, c, V, joint_mean, joint_cov)
+    return model.to_gaussian(joint_mean[:, :p], joint_cov[:, :p, :p], dtype)
