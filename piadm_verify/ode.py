@@ -19,6 +19,7 @@ corrector passes its positions on.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -30,11 +31,11 @@ from analytic import Gaussian
 from ._common import NonFiniteError, SamplerResult, evaluate_score, positive_int, residual, setup
 from .grid import TimeGrid
 from .noise import NoiseSource
-from .oracle import _AffineScore, picard_block_maps
+from .oracle import _AffineScore, picard_block_maps, sequential_block_map
 from .schemes import EXPONENTIAL_INTEGRATOR, KineticStep, SDEScheme
 from .sde import picard_block
 
-__all__ = ["Corrector", "piadm_ode", "sequential_ode", "exact_law_ode"]
+__all__ = ["Corrector", "piadm_ode", "sequential_ode", "exact_law_ode", "exact_laws_ode"]
 
 _WORK = torch.float64
 
@@ -51,7 +52,9 @@ class Corrector:
     that the suite can express corrector faults in the language the oracle reads:
     ``shared_noise`` (False: noise redrawn at every Picard iteration), ``refresh_velocity``
     (False: the velocity carries over from one corrector to the next instead of being redrawn),
-    ``noise_correlation`` (the factor on ``Cov(ξ_x, ξ_v)``; 1 is correct, 0 drops the correlation).
+    ``noise_correlation`` (the factor on ``Cov(ξ_x, ξ_v)``; 1 is correct, 0 drops the correlation),
+    ``temperature`` (the factor on the noise covariance; 1 samples the score's own law ``p_{s*}``,
+    any other value a tempered one).
     """
 
     K: int = 4
@@ -62,6 +65,7 @@ class Corrector:
     shared_noise: bool = True
     refresh_velocity: bool = True
     noise_correlation: float = 1.0
+    temperature: float = 1.0
 
     def __post_init__(self):
         positive_int(self.K, "corrector K")
@@ -73,6 +77,8 @@ class Corrector:
                 raise ValueError(f"corrector {name} must be a finite number > 0, got {val!r}")
         if not (isinstance(self.noise_correlation, (int, float)) and -1.0 <= self.noise_correlation <= 1.0):
             raise ValueError(f"corrector noise_correlation must lie in [-1, 1], got {self.noise_correlation!r}")
+        if not (isinstance(self.temperature, (int, float)) and math.isfinite(self.temperature) and self.temperature > 0):
+            raise ValueError(f"corrector temperature must be a finite number > 0, got {self.temperature!r}")
 
     @classmethod
     def make(cls, corrector) -> "Corrector | None":
@@ -98,7 +104,15 @@ class Corrector:
         cov = self.noise_correlation * k.cov_xv
         sigma_v = math.sqrt(k.var_v)
         rho_x = cov / sigma_v
-        return sigma_v, rho_x, math.sqrt(max(k.var_x - rho_x**2, 0.0))
+        scale = math.sqrt(self.temperature)
+        return scale * sigma_v, scale * rho_x, scale * math.sqrt(max(k.var_x - rho_x**2, 0.0))
+
+    @property
+    def noise_covariance(self) -> torch.Tensor:
+        """``Cov(ξ_x, ξ_v)`` per coordinate as a 2×2 matrix (temperature and correlation applied)."""
+        k = self.kinetic
+        cov = self.noise_correlation * k.cov_xv
+        return self.temperature * torch.tensor([[k.var_x, cov], [cov, k.var_v]], dtype=_WORK)
 
     @property
     def rounds_per_block(self) -> int:
@@ -284,6 +298,12 @@ class _KineticMaps:
     b: float
 
     @classmethod
+    @functools.lru_cache(maxsize=8)
+    def cached(cls, corrector: Corrector) -> "_KineticMaps":
+        """:meth:`build`, remembered for the last few correctors (the matrices are (M†+1)² each)."""
+        return cls.build(corrector)
+
+    @classmethod
     def build(cls, corrector: Corrector) -> "_KineticMaps":
         k = corrector.kinetic
         M, a, b, c = corrector.steps, k.a, k.velocity_force, k.position_force
@@ -301,68 +321,93 @@ class _KineticMaps:
         return cls(G, phi, Px, Pv, w, a**M, b)
 
 
-def _kinetic_map(maps: _KineticMaps, J: torch.Tensor, f: torch.Tensor, corrector: Corrector):
-    """One sub-block after K† iterations: ``(x, v) ↦ A (x, v) + c + N(0, V)`` per class.
+def _kinetic_maps(maps: _KineticMaps, J: torch.Tensor, f: torch.Tensor, corrector: Corrector, Ks: list[int]) -> dict:
+    """One sub-block after K† iterations, for every K† in ``Ks``: ``{K†: (A, c, V)}`` with
+    ``(x, v) ↦ A (x, v) + c + N(0, V)`` per class.
 
     J (C, p, p) and f (C, p) give the force ``F = J x + f``. Row recurrences ``r_{i+1} = r_i L``
-    from ``r_0 = e_M`` (end position) and ``u_0 = w`` (end velocity), as in the predictor's oracle.
+    from ``r_0 = e_M`` (end position) and ``u_0 = w`` (end velocity), as in the predictor's oracle;
+    one sweep serves every K†.
     """
     C, p = J.shape[0], J.shape[-1]
-    K = corrector.K
+    k_max = max(Ks)
     as_t = lambda a: torch.as_tensor(a, dtype=_WORK)
     G, phi, Px, Pv, w = as_t(maps.G), as_t(maps.phi), as_t(maps.Px), as_t(maps.Pv), as_t(maps.w)
     M = w.shape[0]
     eye = torch.eye(p, dtype=_WORK).expand(C, p, p)
 
+    def against(rows, matrix):  # Σ_m rows[:, m] matrix[m, j] for rows (C, M+1, p, p)
+        return (rows.permute(0, 2, 3, 1) @ matrix).permute(0, 3, 1, 2)
+
     def step(r):  # r (C, M+1, p, p) -> r L
         out = torch.zeros_like(r)
-        out[:, :M] = torch.einsum("cmab,mj->cjab", r, G) @ J[:, None]
+        out[:, :M] = against(r, G) @ J[:, None]
         return out
 
     r = [torch.zeros(C, M + 1, p, p, dtype=_WORK)]
     r[0][:, M] = eye
     u = [torch.zeros(C, M + 1, p, p, dtype=_WORK)]
     u[0][:, :M] = w[None, :, None, None] * eye[:, None]
-    for _ in range(K):
+    for _ in range(k_max):
         r.append(step(r[-1]))
-    for _ in range(K - 1):
+    for _ in range(k_max - 1):
         u.append(step(u[-1]))
+    zeros = torch.zeros_like(u[0])
     total = lambda rows: rows.sum(1)  # Σ_m row[m] (C, p, p)
     dot = lambda rows, vec: torch.einsum("cmab,m->cab", rows, vec)
     g1 = G.sum(1)  # Σ_j G[m, j]
-    R = sum(r[:K])
-    U = sum(u[: K - 1]) if K > 1 else torch.zeros_like(u[0])
     bJ = maps.b * J
-    A_xx = total(r[K]) + total(R)
-    A_xv = dot(R, phi)
-    A_vx = bJ @ (total(u[K - 1]) + total(U))
-    A_vv = maps.a_M * eye + bJ @ dot(U, phi)
-    const_x = (dot(R, g1) @ f[..., None])[..., 0]
-    const_v = (bJ @ dot(U, g1) @ f[..., None])[..., 0] + maps.b * float(w.sum()) * f
-    A = torch.cat([torch.cat([A_xx, A_xv], -1), torch.cat([A_vx, A_vv], -1)], -2)
-    const = torch.cat([const_x, const_v], -1)
+    sigma = torch.kron(corrector.noise_covariance, torch.eye(p, dtype=_WORK))
 
     # Noise: draw q of the K† draws loads the end position through r_{K-1-q} and the end velocity
     # through b J u_{K-2-q} (and w for the last draw); a shared draw sums the loadings.
     def loadings(x_rows, v_rows, last):
-        Lxx = torch.einsum("cmab,mj->cjab", x_rows, Px)
-        Lxv = torch.einsum("cmab,mj->cjab", x_rows, Pv)
-        Lvx = bJ[:, None] @ torch.einsum("cmab,mj->cjab", v_rows, Px)
-        Lvv = bJ[:, None] @ torch.einsum("cmab,mj->cjab", v_rows, Pv)
+        Lxx, Lxv = against(x_rows, Px), against(x_rows, Pv)
+        Lvx, Lvv = bJ[:, None] @ against(v_rows, Px), bJ[:, None] @ against(v_rows, Pv)
         if last:
             Lvv = Lvv + w[None, :, None, None] * eye[:, None]
         return torch.cat([torch.cat([Lxx, Lxv], -1), torch.cat([Lvx, Lvv], -1)], -2)  # (C, M, 2p, 2p)
 
+    out = {}
+    for K in Ks:
+        R = sum(r[:K])
+        U = sum(u[: K - 1]) if K > 1 else zeros
+        A_xx = total(r[K]) + total(R)
+        A_xv = dot(R, phi)
+        A_vx = bJ @ (total(u[K - 1]) + total(U))
+        A_vv = maps.a_M * eye + bJ @ dot(U, phi)
+        const_x = (dot(R, g1) @ f[..., None])[..., 0]
+        const_v = (bJ @ dot(U, g1) @ f[..., None])[..., 0] + maps.b * float(w.sum()) * f
+        A = torch.cat([torch.cat([A_xx, A_xv], -1), torch.cat([A_vx, A_vv], -1)], -2)
+        if corrector.shared_noise:
+            blocks = [loadings(R, U, True)]
+        else:
+            blocks = [loadings(r[K - 1 - q], u[K - 2 - q] if K - 2 - q >= 0 else zeros, q == K - 1) for q in range(K)]
+        V = sum(torch.einsum("cjab,bd,cjed->cae", L, sigma, L) for L in blocks)
+        out[K] = (A, torch.cat([const_x, const_v], -1), V)
+    return out
+
+
+def _kinetic_map(maps: _KineticMaps, J: torch.Tensor, f: torch.Tensor, corrector: Corrector):
+    """:func:`_kinetic_maps` at the corrector's own K†."""
+    return _kinetic_maps(maps, J, f, corrector, [corrector.K])[corrector.K]
+
+
+def _sequential_kinetic_map(J: torch.Tensor, f: torch.Tensor, corrector: Corrector):
+    """One sub-block of the sequential corrector (= K† ≥ M† with shared noise): the product of the
+    per-step maps ``(x, v) ↦ [[I + cJ, bI], [bJ, aI]] (x, v) + (c f, b f) + (ξ_x, ξ_v)``."""
+    C, p = J.shape[0], J.shape[-1]
     k = corrector.kinetic
-    cov = corrector.noise_correlation * k.cov_xv
-    sigma = torch.tensor([[k.var_x, cov], [cov, k.var_v]], dtype=_WORK)
-    sigma = torch.kron(sigma, torch.eye(p, dtype=_WORK))
-    zeros = torch.zeros_like(u[0])
-    if corrector.shared_noise:
-        blocks = [loadings(R, U, True)]
-    else:
-        blocks = [loadings(r[K - 1 - q], u[K - 2 - q] if K - 2 - q >= 0 else zeros, q == K - 1) for q in range(K)]
-    V = sum(torch.einsum("cjab,bd,cjed->cae", L, sigma, L) for L in blocks)
+    a, b, c = k.a, k.velocity_force, k.position_force
+    eye = torch.eye(p, dtype=_WORK).expand(C, p, p)
+    S = torch.cat([torch.cat([eye + c * J, b * eye], -1), torch.cat([b * J, a * eye], -1)], -2)
+    shift = torch.cat([c * f, b * f], -1)
+    sigma = torch.kron(corrector.noise_covariance, torch.eye(p, dtype=_WORK))
+    A = torch.eye(2 * p, dtype=_WORK).repeat(C, 1, 1)
+    const = torch.zeros(C, 2 * p, dtype=_WORK)
+    V = torch.zeros(C, 2 * p, 2 * p, dtype=_WORK)
+    for _ in range(corrector.steps):
+        A, const, V = S @ A, (S @ const[..., None])[..., 0] + shift, S @ V @ S.transpose(-1, -2) + sigma
     return A, const, V
 
 
@@ -382,6 +427,81 @@ def _force_terms(model: _AffineScore, level: float) -> tuple[torch.Tensor, torch
         return torch.as_tensor(J, dtype=_WORK)[:, None, None], torch.as_tensor(off, dtype=_WORK)[:, None]
     J, b = model.terms(s)
     return J[0], b[0]
+
+
+def exact_laws_ode(
+    target: Gaussian,
+    grid: TimeGrid,
+    Ks,
+    corrector=None,
+    error=None,
+    *,
+    corrector_Ks=None,
+    initial: Gaussian | None = None,
+    path: str = "auto",
+    dtype=torch.float64,
+    scheme: SDEScheme = EXPONENTIAL_INTEGRATOR,
+) -> dict:
+    """Exact PIADM-ODE laws for several predictor counts ``Ks`` and corrector counts
+    ``corrector_Ks`` (default: the corrector's K†) at once: ``{(K, K†): Gaussian}``.
+
+    Converged counts (K ≥ M_n, or K† ≥ M† with shared noise) use the sequential maps, which they
+    equal exactly (the discrete Picard maps are nilpotent), at O(M) instead of O(K·M) cost.
+    """
+    Ks = [Ks] if isinstance(Ks, int) else list(Ks)
+    Ks = sorted({positive_int(K, "K") for K in Ks})
+    corrector = Corrector.make(corrector)
+    if not isinstance(grid, TimeGrid):
+        raise TypeError(f"grid must be a TimeGrid, got {type(grid).__name__}")
+    if corrector is None:
+        corrector_Ks = [0]
+    else:
+        corrector_Ks = sorted({positive_int(k, "corrector K") for k in (corrector_Ks or [corrector.K])})
+    model = _AffineScore(target, error, path, scheme.initial_variance, initial)
+    mean, cov = model.initial_law()
+    C, p = model.C, model.p
+    start_mean = torch.cat([mean, torch.zeros(C, p, dtype=_WORK)], -1)
+    start_cov = torch.zeros(C, 2 * p, 2 * p, dtype=_WORK)
+    start_cov[:, :p, :p] = cov
+    start_cov[:, p:, p:] = torch.eye(p, dtype=_WORK)
+    laws = {(K, Kc): (start_mean, start_cov) for K in Ks for Kc in corrector_Ks}
+    explicit = scheme.score_point == "left"
+    for block in grid:
+        scanned = [K for K in Ks if not (explicit and K >= block.n_steps)]
+        predictor = picard_block_maps(block, model, scheme, 0.0, scanned) if scanned else {}
+        if len(scanned) < len(Ks):
+            sequential = sequential_block_map(block, model, scheme, 0.0)
+            predictor.update({K: sequential for K in Ks if K not in predictor})
+        correctors = {}
+        if corrector is not None:
+            J, f = _force_terms(model, block.end_time)
+            converged = [Kc for Kc in corrector_Ks if corrector.shared_noise and Kc >= corrector.steps]
+            if converged:
+                seq = _sequential_kinetic_map(J, f, corrector)
+                correctors.update({Kc: seq for Kc in converged})
+            rest = [Kc for Kc in corrector_Ks if Kc not in correctors]
+            if rest:
+                correctors.update(_kinetic_maps(_KineticMaps.cached(corrector), J, f, corrector, rest))
+        for (K, Kc), (joint_mean, joint_cov) in laws.items():
+            pred = predictor[K]
+            # The predictor moves x only; v waits (and is redrawn by a refreshing corrector).
+            A = torch.eye(2 * p, dtype=_WORK).repeat(C, 1, 1)
+            A[:, :p, :p] = pred.A
+            c = torch.cat([pred.c, torch.zeros(C, p, dtype=_WORK)], -1)
+            V = torch.zeros(C, 2 * p, 2 * p, dtype=_WORK)
+            V[:, :p, :p] = pred.V
+            joint_mean, joint_cov = _push(A, c, V, joint_mean, joint_cov)
+            if corrector is not None:
+                if corrector.refresh_velocity:
+                    joint_mean, joint_cov = joint_mean.clone(), joint_cov.clone()
+                    joint_mean[:, p:] = 0.0
+                    joint_cov[:, p:, :] = 0.0
+                    joint_cov[:, :, p:] = 0.0
+                    joint_cov[:, p:, p:] = torch.eye(p, dtype=_WORK)
+                for _ in range(corrector.sub_blocks):
+                    joint_mean, joint_cov = _push(*correctors[Kc], joint_mean, joint_cov)
+            laws[(K, Kc)] = (joint_mean, joint_cov)
+    return {key: model.to_gaussian(m[:, :p], P[:, :p, :p], dtype) for key, (m, P) in laws.items()}
 
 
 def exact_law_ode(
@@ -404,36 +524,5 @@ def exact_law_ode(
     same backward row recurrences (:class:`_KineticMaps`). Fast per-coordinate path or dense path
     as for the SDE oracle.
     """
-    K = positive_int(K, "K")
-    corrector = Corrector.make(corrector)
-    if not isinstance(grid, TimeGrid):
-        raise TypeError(f"grid must be a TimeGrid, got {type(grid).__name__}")
-    model = _AffineScore(target, error, path, scheme.initial_variance, initial)
-    mean, cov = model.initial_law()
-    C, p = model.C, model.p
-    maps = None if corrector is None else _KineticMaps.build(corrector)
-    joint_mean = torch.cat([mean, torch.zeros(C, p, dtype=_WORK)], -1)
-    joint_cov = torch.zeros(C, 2 * p, 2 * p, dtype=_WORK)
-    joint_cov[:, :p, :p] = cov
-    joint_cov[:, p:, p:] = torch.eye(p, dtype=_WORK)
-    for block in grid:
-        pred = picard_block_maps(block, model, scheme, 0.0, [K])[K]
-        # The predictor moves x only; v waits (and is redrawn by a refreshing corrector).
-        A = torch.eye(2 * p, dtype=_WORK).repeat(C, 1, 1)
-        A[:, :p, :p] = pred.A
-        c = torch.cat([pred.c, torch.zeros(C, p, dtype=_WORK)], -1)
-        V = torch.zeros(C, 2 * p, 2 * p, dtype=_WORK)
-        V[:, :p, :p] = pred.V
-        joint_mean, joint_cov = _push(A, c, V, joint_mean, joint_cov)
-        if corrector is None:
-            continue
-        if corrector.refresh_velocity:
-            joint_mean[:, p:] = 0.0
-            joint_cov[:, p:, :] = 0.0
-            joint_cov[:, :, p:] = 0.0
-            joint_cov[:, p:, p:] = torch.eye(p, dtype=_WORK)
-        J, f = _force_terms(model, block.end_time)
-        A, c, V = _kinetic_map(maps, J, f, corrector)
-        for _ in range(corrector.sub_blocks):
-            joint_mean, joint_cov = _push(A, c, V, joint_mean, joint_cov)
-    return model.to_gaussian(joint_mean[:, :p], joint_cov[:, :p, :p], dtype)
+    laws = exact_laws_ode(target, grid, K, corrector, error, initial=initial, path=path, dtype=dtype, scheme=scheme)
+    return next(iter(laws.values()))

@@ -594,7 +594,8 @@ def nested_log_vs_power(d, k_star, *, powers: Sequence[float] = (0.25, 0.5, 1.0)
     ``exact=True`` declares K* deterministic (computed from the exact-law oracle): nothing is
     random, the verdict is the same on every run, and the F tests and the growth limit act as a
     fixed decision rule that treats the residuals (rounding in the presets' integer N and M) as
-    if they were noise. The false-failure rate is then 0.
+    if they were noise, and growth is ``b̂ > 0``. A smaller α can then only make the check pass
+    more easily. The false-failure rate is 0.
 
     ``rss_power_alone`` (``K* = a + c d^p``) is reported, not tested: with too few decades of d a
     power alone fits as well as log d and the data cannot tell them apart.
@@ -632,7 +633,8 @@ def nested_log_vs_power(d, k_star, *, powers: Sequence[float] = (0.25, 0.5, 1.0)
     reject, adjusted = multipletests(p_values, alpha=alpha, method="holm")[:2]
     power_needed = tuple(bool(r) and g >= min_r2_gain for r, g in zip(reject, r2_gains))
     # log_fit.ci is the (1 − 2α) interval: its lower end is the one-sided (1 − α) lower limit of b.
-    growth = log_fit.ci[0] > 0
+    # Deterministic K* has no sampling error: growth is the fitted b itself being positive.
+    growth = log_fit.estimate > 0 if exact else log_fit.ci[0] > 0
     if log_fit.stderr > 0:
         growth_miss = _t_cdf(_t_quantile(1.0 - alpha, log_fit.df) - log_fit.estimate / log_fit.stderr, log_fit.df)
     else:

@@ -48,6 +48,8 @@ __all__ = [
     "rounds_sweep",
     "PathSweep",
     "path_sweep",
+    "WorkPrecisionSweep",
+    "work_precision_sweep",
 ]
 
 
@@ -108,6 +110,9 @@ class Variant:
         The function giving the theorem's parameters (:func:`~piadm_verify.presets.sde_preset`).
     ``sampler``
         The function Monte Carlo sweeps call, with :func:`~piadm_verify.sde.piadm_sde`'s signature.
+    ``corrector_policy``, ``ode_preset``
+        For PIADM-ODE sweeps: ``Corrector -> Corrector`` (how the sampler alters the corrector it
+        is given) and the ODE preset function (:func:`~piadm_verify.presets.ode_preset`).
 
     Reference quantities (``p_η``, the sequential law of the correct scheme) never depend on the
     variant, so a broken variant is measured against the truth.
@@ -120,9 +125,15 @@ class Variant:
     grid_policy: Callable | None = field(default=None, compare=False)
     preset: Callable = field(default_factory=_preset_default, compare=False)
     sampler: Callable = field(default_factory=_sampler_default, compare=False)
+    corrector_policy: Callable | None = field(default=None, compare=False)
+    ode_preset: Callable | None = field(default=None, compare=False)
 
     def grid(self, grid: TimeGrid) -> TimeGrid:
         return grid if self.grid_policy is None else self.grid_policy(grid)
+
+    def corrector(self, corrector):
+        """The PIADM-ODE corrector the sampler actually runs (``corrector_policy``: Corrector -> Corrector)."""
+        return corrector if self.corrector_policy is None or corrector is None else self.corrector_policy(corrector)
 
     def applied(self, injected):
         """The injected score at the size the sampler actually gets."""
@@ -471,3 +482,45 @@ def path_sweep(config: PathSweep = PathSweep(), variant: Variant = CORRECT) -> T
             cols["kl_mm_excess"].append(mm_kl(perturbed) - mm_kl(free))
     return Table("path", cols, {"n": config.n, "K": config.K, "fourier_delta_stderr": unit.calibration.stderr,
                                 "variant": variant.name})
+
+
+# -- work and precision: error against rounds and score evaluations --------------------------------------
+@dataclass(frozen=True)
+class WorkPrecisionSweep:
+    """One product target of dimension ``d`` under :func:`~piadm_verify.presets.sde_preset` for the
+    accuracies ``deltas``: PIADM-SDE at every K = 1 … ``k_max`` and the sequential sampler on the
+    same grid (SPEC.md §7: rounds ``K·N`` against ``N·M``)."""
+
+    d: int = 16
+    deltas: tuple = (0.5, 0.3, 0.2, 0.1)
+    eta: float = 1e-3
+    k_max: int = 10
+
+
+def work_precision_sweep(config: WorkPrecisionSweep = WorkPrecisionSweep(), variant: Variant = CORRECT) -> Table:
+    """Columns: ``sampler`` ("piadm" or "sequential"), ``delta``, ``K`` (0 for the sequential
+    sampler) and ``preset_K`` (the preset's K), ``rounds`` (``K·N``, or ``N·M``), ``score_evals``
+    per sample (``K·Σ M_n``, or ``Σ M_n``), ``peak_points`` (``max M_n``, or 1) and
+    ``kl`` = KL(p_η ‖ output law). The sequential sampler is the correct scheme's reference."""
+    target = product_target(config.d)
+    p_eta = target.marginal(config.eta)
+    Ks = list(range(1, config.k_max + 1))
+    names = ("sampler", "delta", "K", "preset_K", "rounds", "score_evals", "peak_points", "kl")
+    cols = {k: [] for k in names}
+
+    def add(**row):
+        for k in names:
+            cols[k].append(row[k])
+
+    for delta in config.deltas:
+        preset = variant.preset(config.d, delta, eta=config.eta)
+        grid = preset.grid()
+        run_grid = variant.grid(grid)
+        laws = _picard_laws(target, grid, variant, Ks)
+        for K in Ks:
+            add(sampler="piadm", delta=float(delta), K=K, preset_K=preset.K, rounds=K * run_grid.blocks,
+                score_evals=K * run_grid.total_steps, peak_points=run_grid.max_steps, kl=_kl(p_eta, laws[K]))
+        add(sampler="sequential", delta=float(delta), K=0, preset_K=preset.K, rounds=grid.total_steps,
+            score_evals=grid.total_steps, peak_points=1, kl=_kl(p_eta, exact_law(target, grid, "sequential_sde")))
+    return Table("work_precision", cols, {"d": config.d, "eta": config.eta, "k_max": config.k_max,
+                                          "variant": variant.name})

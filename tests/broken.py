@@ -98,3 +98,40 @@ ORACLE_SWEEPS = ("picard", "delta", "eps", "horizon", "dimension", "rounds")
 SWEEPS_FOR = {name: ORACLE_SWEEPS for name in BROKEN}
 SWEEPS_FOR["ignores_generator"] = ("path",)
 SWEEPS_FOR["coordinate_sum"] = ("picard", "delta", "eps", "horizon", "dimension")
+
+
+# -- PIADM-ODE ----------------------------------------------------------------------------------------
+def _corrector_fault(**change):
+    from dataclasses import replace
+
+    return lambda corrector: replace(corrector, **change)
+
+
+def ode_preset_with_sde_step(d, delta, *, eta):
+    """The ODE preset with the SDE's step ε ∝ δ²/d instead of δ/√d (so M grows like d, not √d)."""
+    from piadm_verify.presets import ode_preset
+
+    good = ode_preset(d, delta, eta=eta)
+    factor = delta / math.sqrt(d)
+    return ode_preset(d, delta, eta=eta, c_eps=factor, c_eps_corrector=factor, c_K=good.K / good.log_term)
+
+
+BROKEN_ODE = {
+    "corrector_uncorrelated_noise": Variant("corrector_uncorrelated_noise",
+                                            corrector_policy=_corrector_fault(noise_correlation=0.0)),
+    "corrector_velocity_kept": Variant("corrector_velocity_kept", corrector_policy=_corrector_fault(refresh_velocity=False)),
+    "corrector_noise_redrawn": Variant("corrector_noise_redrawn", corrector_policy=_corrector_fault(shared_noise=False)),
+    "corrector_noise_doubled": Variant("corrector_noise_doubled", corrector_policy=_corrector_fault(temperature=2.0)),
+    "missing_half_drift": BROKEN["missing_half_drift"],
+    "delta_not_squared": BROKEN["delta_not_squared"],
+    "coordinate_sum": BROKEN["coordinate_sum"],
+    "ode_preset_with_sde_step": Variant("ode_preset_with_sde_step", ode_preset=ode_preset_with_sde_step),
+}
+# Sweeps per variant. The rounds sweep (the slowest) runs for the predictor fault that trips its
+# law-based claims; the preset fault is seen in the presets' counts alone; a dense score fault has
+# no fast oracle path at large d.
+ODE_SWEEPS = ("langevin_bias", "relaxation", "ode_delta", "ode_eps", "ode_dimension", "ode_exact")
+ODE_SWEEPS_FOR = {name: ODE_SWEEPS for name in BROKEN_ODE}
+ODE_SWEEPS_FOR["missing_half_drift"] = ODE_SWEEPS + ("ode_rounds",)
+ODE_SWEEPS_FOR["coordinate_sum"] = ("relaxation", "ode_delta", "ode_eps", "ode_dimension", "ode_exact")
+ODE_SWEEPS_FOR["ode_preset_with_sde_step"] = ("ode_presets",)

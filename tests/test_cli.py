@@ -1,0 +1,121 @@
+"""The piadm-verify command line: report end to end on a tiny suite, baseline check/update, and the
+documented exit statuses (0 success, 1 baseline check failed, 2 bad arguments, output location or
+baseline file) with messages on stderr.
+
+The baseline commands run here with ``baseline.compute`` replaced by the committed values (the real
+recomputation is tested in test_baseline.py), so that these tests exercise the command line only.
+"""
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from piadm_verify import baseline, cli
+from piadm_verify.baseline import Entry
+from test_report import tiny_studies
+
+COMMITTED = Path(__file__).resolve().parent.parent / "reports" / "baseline.json"
+
+
+def _tiny_suites():
+    return {"tiny": tiny_studies()}
+
+
+def _never_runs(seed):
+    raise AssertionError("the study ran although the command should have stopped first")
+
+
+def test_python_m_help_lists_the_commands():
+    out = subprocess.run([sys.executable, "-m", "piadm_verify", "--help"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "report" in out.stdout and "baseline" in out.stdout and "Exit status" in out.stdout
+
+
+def test_report_end_to_end(tmp_path, capsys):
+    out = tmp_path / "reports" / "tiny"
+    status = cli.main(["report", "--suite", "tiny", "--out", str(out), "--seed", "0", "--quiet"], suites=_tiny_suites())
+    assert status == 0
+    assert "claims pass" in capsys.readouterr().out
+    data = json.loads((out / "results.json").read_text())
+    assert set(data["tables"]) == {s.name for s in tiny_studies()}
+    assert data["claims"] and all("passed" in c for c in data["claims"])
+    assert (out / "report.md").is_file() and list(out.glob("*.png"))
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["report", "--suite", "nope"], "invalid choice: 'nope'"),
+    (["report", "--seed", "-1"], "non-negative integer"),
+    (["baseline"], "one of the arguments --check --update is required"),
+    (["baseline", "--check", "--update"], "not allowed with argument"),
+    ([], "required"),
+])
+def test_bad_arguments_exit_2_with_a_message(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv, suites={"tiny": [], "other": []})
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_unwritable_output_directory_exits_2_and_writes_nothing(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    suites = {"tiny": [replace(study, run=_never_runs) for study in tiny_studies()]}
+    status = cli.main(["report", "--suite", "tiny", "--out", str(blocker / "out"), "--quiet"], suites=suites)
+    assert status == 2
+    assert "cannot write the report" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["a-file"]
+
+
+@pytest.fixture
+def committed_values(monkeypatch):
+    """``baseline.compute`` replaced by the committed values (returned for the test to alter)."""
+    values = dict(baseline.load(COMMITTED))
+    monkeypatch.setattr(baseline, "compute", lambda variant=None: dict(values))
+    return values
+
+
+def test_baseline_check_passes_on_the_committed_file(committed_values, capsys):
+    assert cli.main(["baseline", "--check", "--file", str(COMMITTED)]) == 0
+    assert "baseline check passed" in capsys.readouterr().out
+
+
+def test_baseline_check_fails_with_exit_1_and_a_diff(committed_values, capsys):
+    old = committed_values["horizon.kl[T=4]"]
+    committed_values[old.name] = Entry(old.name, old.kind, old.value * 1.01)
+    assert cli.main(["baseline", "--check", "--file", str(COMMITTED)]) == 1
+    out = capsys.readouterr().out
+    assert "baseline check FAILED" in out and "horizon.kl[T=4]" in out and "+0.01 rel" in out
+
+
+def test_baseline_update_round_trips_through_the_command_line(committed_values, tmp_path, capsys):
+    path = tmp_path / "baseline.json"
+    assert cli.main(["baseline", "--update", "--file", str(path)]) == 0
+    assert "a new baseline" in capsys.readouterr().out
+    assert baseline.load(path) == committed_values
+    assert cli.main(["baseline", "--check", "--file", str(path)]) == 0
+    assert cli.main(["baseline", "--update", "--file", str(path)]) == 0
+    assert "no value moved" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("text, message", [
+    ("{\"format\": ", "is not valid JSON"),
+    ("{\"format\": \"piadm-verify-baseline\", \"version\": 1, \"environment\": {}, \"entries\": {\"x\": {\"kind\": "
+     "\"oracle\", \"value\": \"1.0\"}}}", "entries['x'].value: expected a finite number"),
+])
+def test_corrupt_baseline_exits_2_before_computing(text, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(baseline, "compute", lambda variant=None: pytest.fail("computed despite a corrupt file"))
+    path = tmp_path / "baseline.json"
+    path.write_text(text)
+    assert cli.main(["baseline", "--check", "--file", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("piadm-verify baseline: error:") and message in err
+
+
+def test_missing_baseline_exits_2(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(baseline, "compute", lambda variant=None: pytest.fail("computed without a baseline"))
+    assert cli.main(["baseline", "--check", "--file", str(tmp_path / "none.json")]) == 2
+    assert "no baseline file" in capsys.readouterr().err
