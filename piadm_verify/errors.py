@@ -367,6 +367,9 @@ def inject_error(
     if dim is None or not callable(getattr(target, "score", None)):
         raise TypeError(f"target must be an analytic target (Gaussian or GaussianMixture), got {type(target).__name__}")
     generator = make_generator(generator)
+    # The error's terms and its calibration are computed in float64 whatever the target's dtype;
+    # evaluating the injected score follows the points' dtype, as the target's score does.
+    exact_target = target.to(dtype=torch.float64, device="cpu")
     if kind in ("bias", "pulse"):
         u = _unit_direction(dim, direction, generator)
         if kind == "pulse":
@@ -376,18 +379,18 @@ def inject_error(
                 raise ValueError(f"center must be finite, got {center!r}")
             if not (math.isfinite(width) and width > 0):
                 raise ValueError(f"width must be finite and > 0, got {width!r}")
-        unit = _Bias(target, u, center, width)
+        unit = _Bias(exact_target, u, center, width)
         unit_lipschitz = 0.0
     elif kind == "affine":
         if not isinstance(target, Gaussian):
             raise TypeError("kind='affine' needs an analytic.Gaussian target")
         if mode == "scaled":
-            unit = _ScaledScore(target)
-            unit_lipschitz = max(target.lipschitz(float(s)) for s in (grid.eta, grid.T))
+            unit = _ScaledScore(exact_target)
+            unit_lipschitz = max(exact_target.lipschitz(float(s)) for s in (grid.eta, grid.T))
         elif mode == "random":
             G = torch.randn(dim, dim, generator=generator, dtype=torch.float64)
             G = G + G.T
-            unit = _FixedMatrix(target, G / G.norm())
+            unit = _FixedMatrix(exact_target, G / G.norm())
             unit_lipschitz = float(torch.linalg.matrix_norm(unit.matrix, ord=2))
         else:
             raise ValueError(f"mode must be 'scaled' or 'random', got {mode!r}")
@@ -400,7 +403,7 @@ def inject_error(
         unit_lipschitz = unit.lipschitz
     if isinstance(samples, bool) or not (isinstance(samples, int) and samples >= 100):
         raise ValueError(f"samples must be an integer >= 100, got {samples!r}")
-    calibration = _calibrate(unit, target, grid, norm, generator, samples)
+    calibration = _calibrate(unit, exact_target, grid, norm, generator, samples)
     if not calibration.value > 0:
         raise ValueError(f"the {kind} error vanishes at every score time of the grid (check center and width); it cannot be scaled to delta")
     scale = delta / calibration.value
