@@ -411,6 +411,16 @@ def _sequential_kinetic_map(J: torch.Tensor, f: torch.Tensor, corrector: Correct
     return A, const, V
 
 
+def joint_with_fresh_velocity(mean: torch.Tensor, cov: torch.Tensor):
+    """The law of (x, v) with x ~ N(mean, cov) (per class: (C, p), (C, p, p)) and an independent v ~ N(0, I)."""
+    C, p = mean.shape
+    joint_mean = torch.cat([mean, torch.zeros(C, p, dtype=_WORK)], -1)
+    joint_cov = torch.zeros(C, 2 * p, 2 * p, dtype=_WORK)
+    joint_cov[:, :p, :p] = cov
+    joint_cov[:, p:, p:] = torch.eye(p, dtype=_WORK)
+    return joint_mean, joint_cov
+
+
 def _push(A, c, V, mean, cov):
     return (A @ mean[..., None])[..., 0] + c, A @ cov @ A.transpose(-1, -2) + V
 
@@ -458,13 +468,9 @@ def exact_laws_ode(
     else:
         corrector_Ks = sorted({positive_int(k, "corrector K") for k in (corrector_Ks or [corrector.K])})
     model = _AffineScore(target, error, path, scheme.initial_variance, initial)
-    mean, cov = model.initial_law()
     C, p = model.C, model.p
-    start_mean = torch.cat([mean, torch.zeros(C, p, dtype=_WORK)], -1)
-    start_cov = torch.zeros(C, 2 * p, 2 * p, dtype=_WORK)
-    start_cov[:, :p, :p] = cov
-    start_cov[:, p:, p:] = torch.eye(p, dtype=_WORK)
-    laws = {(K, Kc): (start_mean, start_cov) for K in Ks for Kc in corrector_Ks}
+    start = joint_with_fresh_velocity(*model.initial_law())
+    laws = {(K, Kc): start for K in Ks for Kc in corrector_Ks}
     explicit = scheme.score_point == "left"
     for block in grid:
         scanned = [K for K in Ks if not (explicit and K >= block.n_steps)]

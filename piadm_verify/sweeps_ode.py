@@ -10,19 +10,27 @@ KL alongside where the two exponents differ. Every sweep takes a
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-import numpy as np
 import torch
 
-from analytic import Gaussian, gaussian_kl, gaussian_tv
+from analytic import Gaussian, gaussian_tv
 
 from .errors import inject_error
 from .grid import TimeGrid
-from .ode import Corrector, _force_terms, _kinetic_map, _KineticMaps, _push, exact_law_ode, exact_laws_ode
+from .ode import (
+    Corrector,
+    _force_terms,
+    _kinetic_map,
+    _KineticMaps,
+    _push,
+    exact_law_ode,
+    exact_laws_ode,
+    joint_with_fresh_velocity,
+)
 from .oracle import _AffineScore
 from .presets import ode_preset
-from .sweeps import CORRECT, Table, Variant, continuous_k_star, product_target, reference_target
+from .sweeps import CORRECT, Table, Variant, _kl, continuous_k_star, delta_target, product_target, reference_target
 
 __all__ = [
     "LangevinBiasSweep",
@@ -46,14 +54,6 @@ _WORK = torch.float64
 def _tv(p: Gaussian, q: Gaussian | None) -> float:
     """TV(p, q), 1 for a blown-up q."""
     return 1.0 if q is None else gaussian_tv(p, q)
-
-
-def _kl(p: Gaussian, q: Gaussian | None) -> float:
-    if q is None:
-        return math.inf
-    with np.errstate(all="ignore"):
-        value = gaussian_kl(p, q)
-    return value if math.isfinite(value) else math.inf
 
 
 def _ode_law(target, grid, variant: Variant, K=None, corrector=None, injected=None, initial=None) -> Gaussian | None:
@@ -121,12 +121,8 @@ def relaxation_sweep(config: RelaxationSweep = RelaxationSweep(), variant: Varia
     start = Gaussian(p_level.mean + config.shift, config.scale * p_level.cov)
     corrector = variant.corrector(Corrector(K=config.steps, steps=config.steps, h=config.h, gamma=config.gamma))
     model = _AffineScore(target, None, "auto", 1.0, start)
-    mean, cov = model.initial_law()
-    C, p = model.C, model.p
-    joint_mean = torch.cat([mean, torch.zeros(C, p, dtype=_WORK)], -1)
-    joint_cov = torch.zeros(C, 2 * p, 2 * p, dtype=_WORK)
-    joint_cov[:, :p, :p] = cov
-    joint_cov[:, p:, p:] = torch.eye(p, dtype=_WORK)
+    p = model.p
+    joint_mean, joint_cov = joint_with_fresh_velocity(*model.initial_law())
     A, c, V = _kinetic_map(_KineticMaps.build(corrector), *_force_terms(model, config.level), corrector)
     cols = {"time": [], "tv": []}
     for sub in range(config.sub_blocks + 1):
@@ -151,12 +147,6 @@ class ODEDeltaSweep:
     corrector_steps: int = 8
     corrector_h: float = 0.5
     seed: int = 0
-
-
-def delta_target() -> Gaussian:
-    from .sweeps import delta_target as sde_delta_target
-
-    return sde_delta_target()
 
 
 def ode_delta_sweep(config: ODEDeltaSweep = ODEDeltaSweep(), variant: Variant = CORRECT) -> Table:

@@ -11,7 +11,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from piadm_verify.grid import TimeGrid
 from piadm_verify.presets import sde_preset

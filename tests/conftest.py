@@ -5,7 +5,6 @@ Tests marked ``slow`` are deselected unless the ``-m`` expression names ``slow``
 ``-m "theory or slow"``) runs the long sweeps.
 """
 
-import pytest
 
 
 def pytest_collection_modifyitems(config, items):
