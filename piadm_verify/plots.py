@@ -293,3 +293,144 @@ def work_precision_plot(tables: Mapping, verdicts: Mapping, out_dir: Path,
     _legend(axes[0], fontsize=6, ncol=2)
     return [_save(fig, out_dir, filename)]
 
+
+
+# -- Gaussian mixtures (Monte Carlo) ----------------------------------------------------------------------
+def _replicate_means(rows, x: str, y: str) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct x values and the mean of y over the replicates at each (NaN where y is not finite)."""
+    xs = np.array(sorted(set(rows.column(x))), dtype=float)
+    values = rows.column(y).astype(float)
+    with np.errstate(invalid="ignore"):
+        means = np.array([np.mean(values[rows.column(x) == v]) for v in xs])
+    return xs, means
+
+
+def mixture_fit_plot(tables: Mapping, verdicts: Mapping, out_dir: Path, *, alpha: float = 1e-4,
+                     filename: str = "mixture_fit.png") -> list[str]:
+    """Tests of fit against p_η: the p-value of every (target, sampler, test) on a log axis, with the
+    level α below which a check fails."""
+    data = tables.get("mixture_fit")
+    if data is None:
+        return []
+    fig, (ax,) = _figure(1)
+    fig.set_size_inches(PANEL[0] * 1.6, PANEL[1])
+    targets = list(dict.fromkeys(data.column("target")))
+    markers = {"ks": "o", "cvm": "s", "mode_weight": "^"}
+    offsets = {"sde": -0.15, "ode": 0.15}
+    for (sampler, test), colour in zip([(s, t) for s in offsets for t in markers], [f"C{i}" for i in range(6)]):
+        rows = data.where(sampler=sampler, test=test)
+        if not len(rows.column("target")):
+            continue
+        xs = np.array([targets.index(t) for t in rows.column("target")]) + offsets[sampler]
+        ax.semilogy(xs, np.maximum(rows.column("p_value").astype(float), 1e-300), markers[test], color=colour,
+                    label=f"PIADM-{sampler.upper()}, {test}")
+    ax.axhline(alpha, color="firebrick", linestyle=":", label=f"α = {alpha:g}")
+    ax.set_xticks(range(len(targets)))
+    ax.set_xticklabels(targets, fontsize=8)
+    ax.set(ylabel="p-value (H0: samples ~ p_η)", title="Tests of fit against the exact mixture marginal p_η")
+    _legend(ax, fontsize=6, ncol=2)
+    return [_save(fig, out_dir, filename)]
+
+
+def mixture_picard_plot(tables: Mapping, verdicts: Mapping, out_dir: Path, *,
+                        filename: str = "mixture_picard.png") -> list[str]:
+    """Left: the Girsanov path quantity against K (replicate mean, the claim's fitted rate in the
+    legend, a dashed e^{-K} line); right: the bias-corrected histogram KL(p_η ‖ q̂_K) with ±2 SE bars."""
+    data = tables.get("mixture_picard")
+    if data is None:
+        return []
+    fig, (left, right) = _figure(2)
+    for target in dict.fromkeys(data.column("target")):
+        rows = data.where(target=target)
+        K, mean = _replicate_means(rows, "K", "path_kl")
+        fitted = slope_label(verdicts.get(f"mixture_picard_decay_{target}"), "rate")
+        (line,) = left.semilogy(*_positive(K, mean), "o-", markersize=3,
+                                label=target + (f", {fitted}" if fitted else ""))
+        _reference(left, K, mean, -1.0, log_x=False, anchor="min", label=None)
+        kl = rows.column("hist_kl").astype(float)
+        if np.isfinite(kl).any():
+            _, kl_mean = _replicate_means(rows, "K", "hist_kl")
+            counts = np.array([np.sum(rows.column("K") == k) for k in K])
+            sds = np.array([np.std(kl[rows.column("K") == k], ddof=1) if c > 1 else 0.0 for k, c in zip(K, counts)])
+            right.errorbar(K, kl_mean, yerr=2 * sds / np.sqrt(counts), fmt="o-", markersize=3, capsize=2,
+                           color=line.get_color(), label=target)
+    left.plot([], [], "--", color="0.35", label="theory: rate −1 per iteration")
+    right.axhline(0.0, color="0.5", linewidth=0.8)
+    left.set(xlabel="Picard iterations K", ylabel="path quantity (replicate mean)",
+             title="Girsanov path quantity, exact score")
+    right.set(xlabel="Picard iterations K", ylabel="histogram KL(p_η ‖ q̂_K), bias-corrected",
+              title="Histogram KL to p_η (±2 SE)")
+    _legend(left, fontsize=7)
+    _legend(right, fontsize=7)
+    return [_save(fig, out_dir, filename)]
+
+
+def mixture_delta_plot(tables: Mapping, verdicts: Mapping, out_dir: Path, *, table: str = "mixture_delta",
+                       columns: tuple = ("path_kl", "msd"), claim_prefix: Mapping | None = None,
+                       filename: str = "mixture_delta.png") -> list[str]:
+    """Log-log panels (one per column) of a δ sweep: replicate means per target, the claim's fitted
+    slope ± 95% CI in the legend (``claim_prefix``: column → claim-name prefix, followed by the target),
+    and a dashed slope-2 line through each curve's largest δ."""
+    data = tables.get(table)
+    if data is None:
+        return []
+    claim_prefix = claim_prefix or {"path_kl": "mixture_path_kl_quadratic_", "msd": "mixture_msd_quadratic_",
+                                    "hist_excess": "mixture_hist_excess_quadratic_"}
+    labels = {"path_kl": "path quantity ½Σε‖e‖²", "msd": "mean ‖X_δ − X_0‖² (common noise)",
+              "hist_excess": "histogram KL excess over δ = 0"}
+    fig, axes = _figure(len(columns))
+    for ax, column in zip(axes, columns):
+        for i, target in enumerate(dict.fromkeys(data.column("target"))):
+            rows = data.where(target=target)
+            deltas, means = _replicate_means(rows, "delta", column)
+            xs, ys = _positive(deltas, means)
+            if not xs.size:
+                continue
+            fitted = slope_label(verdicts.get(claim_prefix.get(column, "") + target))
+            ax.loglog(xs, ys, "o-", markersize=4, label=target + (f", {fitted}" if fitted else ""))
+            _reference(ax, xs, ys, 2.0, log_x=True, label="slope 2" if i == 0 else None)
+        ax.set(xlabel="calibrated δ₂ (fourier error)", ylabel=labels.get(column, column), title=labels.get(column, column))
+        _legend(ax, fontsize=6)
+    return [_save(fig, out_dir, filename)]
+
+
+def mixture_separation_plot(tables: Mapping, verdicts: Mapping, out_dir: Path, *,
+                            filename: str = "mixture_separation.png") -> list[str]:
+    """Left: K* per replicate and its mean against the mode separation, with the score's Lipschitz
+    bound at s = η on a second axis; right: the distance to the sequential output against K
+    (first replicate, one curve per separation)."""
+    data = tables.get("mixture_separation")
+    if data is None:
+        return []
+    fig, (left, right) = _figure(2)
+    first = data.where(K=1)
+    sep, k_star = first.column("separation").astype(float), first.column("k_star").astype(float)
+    left.plot(sep, k_star, "o", color="0.6", markersize=3, label="K* per replicate")
+    xs, means = _replicate_means(first, "separation", "k_star")
+    left.plot(xs, means, "o-", color="C0", label="K* (replicate mean)")
+    left.set_xscale("log")
+    left.set_xticks(xs)
+    left.set_xticklabels([f"{x:g}" for x in xs])
+    left.xaxis.set_minor_formatter(NullFormatter())
+    left.set(xlabel="mode separation / σ", ylabel="least Picard count K*", title="K* against separation")
+    twin = left.twinx()
+    _, lipschitz = _replicate_means(first, "separation", "lipschitz")
+    twin.semilogy(xs, lipschitz, "s--", color="firebrick", markersize=3, label="Lipschitz bound L(η)")
+    twin.set_ylabel("Lipschitz bound of the score at s = η", color="firebrick")
+    handles = left.get_legend_handles_labels()
+    extra = twin.get_legend_handles_labels()
+    left.legend(handles[0] + extra[0], handles[1] + extra[1], fontsize=7, loc="upper left")
+    rows = data.where(replicate=min(data.column("replicate")))
+    for s in dict.fromkeys(rows.column("separation")):
+        r = rows.where(separation=s)
+        right.semilogy(*_positive(r.column("K"), r.column("distance")), "o-", markersize=3, label=f"{s:g}σ")
+    tolerance = data.settings.get("tolerance")
+    if tolerance is not None:
+        right.axhline(tolerance, color="0.5", linestyle=":", label=f"tolerance {tolerance:g}")
+    right.set(xlabel="Picard iterations K (last point: K = M)", ylabel="‖X^(K) − X^seq‖² / tr Cov(p_η)",
+              title="Distance to the sequential output (same noise)")
+    _legend(right, fontsize=7)
+    return [_save(fig, out_dir, filename)]
+
+
+__all__ += ["mixture_fit_plot", "mixture_picard_plot", "mixture_delta_plot", "mixture_separation_plot"]

@@ -83,7 +83,7 @@ def picard_block(
     if reference is not None:
         true = evaluate_score(reference, path[offset : offset + n_steps], times, max_points)
         gap = (scores - true).pow(2).sum(-1).mean(-1)
-        path_kl = 0.5 * float((as_t(eps) * gap).sum())
+        path_kl = 0.5 * float((as_t(np.array(eps)) * gap).sum())
     return BlockOutput(path[-1], residuals, path_kl)
 
 

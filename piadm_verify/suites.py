@@ -30,6 +30,18 @@ from pathlib import Path
 
 from . import claims as sde
 from . import plots
+from .sweeps_mixture import (
+    MixtureDeltaSweep,
+    MixtureFitSweep,
+    MixtureHistogramSweep,
+    MixturePicardSweep,
+    MixtureSeparationSweep,
+    mixture_delta_sweep,
+    mixture_fit_sweep,
+    mixture_histogram_sweep,
+    mixture_picard_sweep,
+    mixture_separation_sweep,
+)
 from .sweeps_ode import (
     LangevinBiasSweep,
     ODEDeltaSweep,
@@ -408,3 +420,102 @@ SUITES["full"] += ode_studies(
     eps=ODEStepSweep(steps=(4, 8, 16, 32, 64, 128)),
     dimension=ODEDimensionSweep(dims=tuple(4**k for k in range(1, 9))),
     rounds=ODERoundsSweep(dims=tuple(4**k for k in range(1, 8))))
+
+
+# -- Gaussian mixtures (Monte Carlo against exact non-Gaussian targets) -------------------------------------
+
+
+def _mixture_claims(table: Table, alpha: float) -> list[CheckResult]:
+    return sde.mixture_claims({table.name: table}, alpha)
+
+
+def _mixture_theory(fit: MixtureFitSweep, picard: MixturePicardSweep, delta: MixtureDeltaSweep,
+                    histogram: MixtureHistogramSweep | None) -> dict[str, str]:
+    """What the theory says about each mixture claim (claim names carry the target)."""
+    theory = {"mixture_picard_exact_at_M": "X^(M) = X^seq (nilpotent Picard map), ≤ 1e-20",
+              "mixture_k_star_separation": "K* finite; slope in log L ≥ −0.25 (weak)"}
+    for target in fit.targets:
+        for sampler in fit.samplers:
+            for test in ("ks", "cvm", "mode_weight"):
+                theory[f"mixture_fit_{target}_{sampler}_{test}"] = "q̂ = p_η up to KL ≲ δ² (p > α)"
+    for target in picard.targets:
+        theory[f"mixture_picard_decay_{target}"] = "rate ≤ −1 per iteration (d T e^{−K})"
+        theory[f"mixture_hist_floor_{target}"] = "KL(p_η ‖ q̂) ≤ δ² = 0.01"
+    for target in delta.targets:
+        theory[f"mixture_path_kl_quadratic_{target}"] = "slope ≥ 2 − 0.1 (δ₂²)"
+        theory[f"mixture_girsanov_{target}"] = "path KL = ½δ₂² (band 0.8–1.25)"
+        theory[f"mixture_msd_quadratic_{target}"] = "slope ≥ 2 − 0.1 (δ₂²)"
+    for target in (histogram.targets if histogram is not None else ()):
+        theory[f"mixture_hist_excess_quadratic_{target}"] = "slope ≥ 2 − 0.25 (KL ∝ δ₂²)"
+    return theory
+
+
+MIXTURE_READINGS = {
+    "mixture_fit": (
+        "PIADM-SDE and PIADM-ODE (with its parallel corrector) run with the exact score of Gaussian mixtures "
+        "(1-d with overlapping modes, 1-d and 2-d with modes 8σ and 10σ apart and unequal weights, 2-d with full "
+        "covariances, 10-d) on a fine early-stopping grid with converged Picard counts. Their samples are tested "
+        "against the exact marginal p_η: Kolmogorov–Smirnov and Cramér–von Mises tests of fixed projections "
+        "against their exact 1-D mixture laws (Holm across directions) and a χ² test of the counts per mode "
+        "against the exact assignment probabilities. Every p-value must stay above α (dotted)."),
+    "mixture_picard": (
+        "Picard iterations on mixtures with the exact score. The Girsanov path quantity (SPEC.md §9) then "
+        "measures the Picard error alone: it falls super-geometrically after a short plateau (fitted where its "
+        "replicate mean is at least 10× its Monte Carlo error; dashed: the theorem's e^{−K}), while the "
+        "bias-corrected histogram KL to p_η (d ≤ 2) falls within a few iterations to its Monte Carlo floor."),
+    "mixture_delta": (
+        "Calibrated non-affine (fourier) score errors of size δ₂ under common random numbers. With converged "
+        "Picard the path quantity is ½Σε‖e‖² along the sampler's paths: it scales like δ₂² on every target and "
+        "sits within a few per cent of the Girsanov constant ½δ₂². The mean-square pathwise difference is only "
+        "quadratic where modes overlap: on separated modes it is carried by the few paths the error pushes "
+        "across a mode boundary, and its local slope drops to 1.3–1.6."),
+    "mixture_histogram": (
+        "The same errors at the larger δ₂ that a histogram resolves: the excess of the histogram KL(p_η ‖ q̂_δ) "
+        "over the error-free sampler's (exact bin masses, common random numbers) grows like δ₂², at 0.35–0.45 "
+        "× ½δ₂² (below the Girsanov bound ½δ₂², as on Gaussians)."),
+    "mixture_separation": (
+        "Two modes moved apart (2σ … 16σ) multiply the score's Lipschitz bound at s = η by ~30 (red), but the "
+        "least Picard count K* at which the K-iterate output reaches the sequential output under the same "
+        "noise (relative mean square 1e-6) barely moves: the bound is attained only between the modes, where "
+        "few paths are. At K = M the two coincide to round-off for every separation."),
+}
+
+
+def mixture_studies(*, fit: MixtureFitSweep, picard: MixturePicardSweep, delta: MixtureDeltaSweep,
+                    separation: MixtureSeparationSweep, histogram: MixtureHistogramSweep | None = None) -> list[Study]:
+    """The Gaussian-mixture studies (SPEC.md §2, §9) at the given configurations; ``histogram`` (the
+    large-δ histogram KL study, minutes at the sample sizes it needs) only when given."""
+    common = dict(claims=_mixture_claims, theory=_mixture_theory(fit, picard, delta, histogram))
+    studies = [
+        sweep_study("mixture_fit", "Gaussian mixtures: the output law against p_η", mixture_fit_sweep, fit,
+                    plot=plots.mixture_fit_plot, reading=MIXTURE_READINGS["mixture_fit"], **common),
+        sweep_study("mixture_picard", "Gaussian mixtures: Picard iterations (K)", mixture_picard_sweep, picard,
+                    plot=plots.mixture_picard_plot, reading=MIXTURE_READINGS["mixture_picard"], **common),
+        sweep_study("mixture_delta", "Gaussian mixtures: non-affine score error (δ)", mixture_delta_sweep, delta,
+                    plot=plots.mixture_delta_plot, reading=MIXTURE_READINGS["mixture_delta"], **common),
+        sweep_study("mixture_separation", "Gaussian mixtures: Picard iterations against mode separation",
+                    mixture_separation_sweep, separation, plot=plots.mixture_separation_plot,
+                    reading=MIXTURE_READINGS["mixture_separation"], **common),
+    ]
+    if histogram is not None:
+        studies.append(sweep_study(
+            "mixture_histogram", "Gaussian mixtures: histogram KL against the score error (δ)", mixture_histogram_sweep,
+            histogram, plot=functools.partial(plots.mixture_delta_plot, table="mixture_histogram",
+                                              columns=("hist_excess", "path_kl"), filename="mixture_histogram.png"),
+            reading=MIXTURE_READINGS["mixture_histogram"], **common))
+    return studies
+
+
+# The quick suite runs the mixture theory tests' default configurations; the full suite the slow tier's.
+SUITES["quick"] += mixture_studies(fit=MixtureFitSweep(), picard=MixturePicardSweep(), delta=MixtureDeltaSweep(),
+                                   separation=MixtureSeparationSweep())
+SUITES["full"] += mixture_studies(
+    fit=MixtureFitSweep(n=4000, eps=0.025),
+    picard=MixturePicardSweep(targets=("trimodal_1d", "separated_1d", "mixture_2d", "separated_2d", "mixture_10d"),
+                              Ks=(1, 2, 3, 4, 5, 6, 7, 8), n=500),
+    delta=MixtureDeltaSweep(targets=("trimodal_1d", "separated_1d", "mixture_2d", "separated_2d", "mixture_10d"),
+                            deltas=(0.005, 0.01, 0.02), replicates=24, n=500, msd_targets=("trimodal_1d",)),
+    separation=MixtureSeparationSweep(separations=(2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0), replicates=8,
+                                      steps_per_unit=16),
+    histogram=MixtureHistogramSweep())
+__all__ += ["mixture_studies"]

@@ -26,6 +26,7 @@ from piadm_verify.sweeps import (
     picard_sweep,
     step_sweep,
 )
+from piadm_verify.sweeps_mixture import MixtureDeltaSweep, MixtureFitSweep, MixturePicardSweep, MixtureSeparationSweep
 from piadm_verify.sweeps_ode import (
     LangevinBiasSweep,
     ODEDeltaSweep,
@@ -82,7 +83,9 @@ def test_quick_suite_runs_the_theory_tests_configurations():
                 "dimension": DimensionSweep(), "rounds": RoundsSweep(), "path": PathSweep(),
                 "work_precision": WorkPrecisionSweep(), "langevin_bias": LangevinBiasSweep(),
                 "relaxation": RelaxationSweep(), "ode_delta": ODEDeltaSweep(), "ode_eps": ODEStepSweep(),
-                "ode_dimension": ODEDimensionSweep(), "ode_exact": None, "ode_rounds": ODERoundsSweep()}
+                "ode_dimension": ODEDimensionSweep(), "ode_exact": None, "ode_rounds": ODERoundsSweep(),
+                "mixture_fit": MixtureFitSweep(), "mixture_picard": MixturePicardSweep(),
+                "mixture_delta": MixtureDeltaSweep(), "mixture_separation": MixtureSeparationSweep()}
     assert {s.name: s.config for s in SUITES["quick"]} == defaults
 
 

@@ -1,0 +1,108 @@
+"""False-failure audit of the Gaussian-mixture tier (not part of pytest).
+
+Runs the mixture tier's default sweeps for the CORRECT samplers (the configurations of
+``tests/test_theory_mixture.py`` and of the quick report) under many master seeds, evaluates every
+mixture claim at its level α = 1e-4 and the Holm family at α_family = 1e-4, and prints how many
+assertions failed out of how many. With every claim true the expected count is ≈ 0 (each
+assertion fails with probability ≤ α, up to the samplers' discretisation bias, which the sample
+sizes keep far below what the tests can see).
+
+    python benchmarks/audit_mixture.py --seeds 50 [--jobs 2] [--quick]
+
+``--quick`` halves the Monte Carlo work per seed (half the samples per run; the same sweeps,
+targets, levels and assertions) for machines where the full audit takes too long. ``--jobs``
+runs seeds in parallel processes, one torch thread each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import sys
+import time
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+
+from piadm_verify import claims, stats  # noqa: E402
+from piadm_verify.sweeps_mixture import (  # noqa: E402
+    MixtureDeltaSweep,
+    MixtureFitSweep,
+    MixturePicardSweep,
+    MixtureSeparationSweep,
+    mixture_delta_sweep,
+    mixture_fit_sweep,
+    mixture_picard_sweep,
+    mixture_separation_sweep,
+)
+
+ALPHA = claims.ALPHA
+ALPHA_FAMILY = 1e-4
+SEED_STRIDE = 10_000
+
+
+def configs(quick: bool):
+    """The default tier's configurations (``quick``: half the samples per run)."""
+    fit, picard, delta, separation = MixtureFitSweep(), MixturePicardSweep(), MixtureDeltaSweep(), MixtureSeparationSweep()
+    if quick:
+        fit = replace(fit, n=fit.n // 2)
+        picard = replace(picard, n=picard.n // 2)
+        delta = replace(delta, n=delta.n // 2)
+        separation = replace(separation, n=separation.n // 2)
+    return ((mixture_fit_sweep, fit), (mixture_picard_sweep, picard), (mixture_delta_sweep, delta),
+            (mixture_separation_sweep, separation))
+
+
+def audit_seed(args) -> tuple[int, list[str], int, bool, float]:
+    """One master seed: (seed, names of the failed claims, number of claims, family passed, seconds)."""
+    seed, quick = args
+    torch.set_num_threads(1)
+    start = time.perf_counter()
+    tables = {}
+    for sweep, config in configs(quick):
+        table = sweep(replace(config, seed=config.seed + SEED_STRIDE * seed))
+        tables[table.name] = table
+    results = claims.mixture_claims(tables, alpha=ALPHA)
+    family = stats.holm(claims.mixture_claims(tables, alpha=ALPHA_FAMILY / len(results)), ALPHA_FAMILY)
+    failed = [c.name for c in results if not c.passed]
+    return seed, failed, len(results), bool(family.passed), time.perf_counter() - start
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, default=50, help="number of master seeds (1 … N)")
+    parser.add_argument("--jobs", type=int, default=1, help="parallel processes (one torch thread each)")
+    parser.add_argument("--quick", action="store_true", help="half the samples per run, same assertions")
+    options = parser.parse_args(argv)
+    start = time.perf_counter()
+    work = [(seed, options.quick) for seed in range(1, options.seeds + 1)]
+    if options.jobs > 1:
+        with multiprocessing.get_context("spawn").Pool(options.jobs) as pool:
+            outcomes = pool.map(audit_seed, work, chunksize=1)
+    else:
+        outcomes = [audit_seed(w) for w in work]
+    per_claim = Counter()
+    total = failures = family_failures = 0
+    for seed, failed, count, family_passed, seconds in sorted(outcomes):
+        total += count
+        failures += len(failed)
+        family_failures += not family_passed
+        per_claim.update(failed)
+        print(f"seed {seed:3d}: {len(failed)}/{count} failed, family {'pass' if family_passed else 'FAIL'} "
+              f"({seconds:.0f} s){': ' + ', '.join(failed) if failed else ''}", flush=True)
+    elapsed = time.perf_counter() - start
+    mode = "quick (half n)" if options.quick else "default"
+    print(f"\n{failures} of {total} assertions failed over {options.seeds} seeds ({mode} configurations, "
+          f"α = {ALPHA:g} each; expected ≤ {ALPHA * total:.2g}); Holm family (α_family = {ALPHA_FAMILY:g}) failed "
+          f"{family_failures} of {options.seeds}; {elapsed / 60:.1f} min with {options.jobs} job(s)")
+    for name, count in per_claim.most_common():
+        print(f"  {name}: {count}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
