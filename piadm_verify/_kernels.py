@@ -10,6 +10,8 @@ plus the optional affine error terms ``E``, ``f`` (arrays (M, C), or (0, C) when
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 from numba import njit, prange
 
@@ -56,47 +58,44 @@ def _picard_maps(tf, grow, shrink, weight, noise_var, offset, lam, mu, E, f, rec
     for c in prange(C):
         suffix = np.zeros(k_max + 1)  # Σ_{m' > m} u_i[m'] so far (then including m)
         u = np.zeros(k_max + 1)
-        rho = np.zeros(k_max)
         r_sum = np.zeros(n_rec)
         acc_c = np.zeros(n_rec)
         acc_V = np.zeros(n_rec)
         for m in range(M, -1, -1):
             j = m - offset
             active = 0 <= j < M
+            step = 0.0
+            w_off = 0.0
+            w_var = 0.0
             if active:
                 jac, off = _score_terms(tf, lam[c], mu[c], E, f, j, c)
                 step = grow[m] * shrink[j] * weight[j] * jac
+                w_off = shrink[j] * weight[j] * off
+                w_var = noise_var[j] * shrink[j] * shrink[j]
             u[0] = grow[M] if m == M else 0.0
-            if offset == 0:
-                # ρ_i[m] excludes point m: read the suffix sums before adding u_i[m].
-                for i in range(k_max):
-                    rho[i] = suffix[i]
-                for i in range(k_max):
-                    u[i + 1] = rho[i] * step if active else 0.0
-                for i in range(k_max + 1):
+            total = 0.0
+            squares = 0.0
+            q = 0
+            for i in range(k_max):
+                if offset == 0:
+                    # ρ_i[m] excludes point m: read the suffix sum before adding u_i[m].
+                    rho = suffix[i]
                     suffix[i] += u[i]
-            else:
-                # ρ_i[m-1] includes point m, whose u_i depends on ρ_{i-1}[m-1]: go up in i.
-                for i in range(k_max):
+                else:
+                    # ρ_i[m-1] includes point m (u_i[m] came from ρ_{i-1}[m-1] one pass earlier).
                     suffix[i] += u[i]
-                    rho[i] = suffix[i]
-                    u[i + 1] = rho[i] * step if active else 0.0
-                suffix[k_max] += u[k_max]
+                    rho = suffix[i]
+                u[i + 1] = rho * step
+                total += rho
+                squares += rho * rho
+                while q < n_rec and record[q] == i + 1:
+                    acc_c[q] += w_off * total
+                    acc_V[q] += w_var * (total * total if shared_noise else squares)
+                    q += 1
+            suffix[k_max] += u[k_max]
             inv_grow = 1.0 / grow[m]
             for q in range(n_rec):
                 r_sum[q] += u[record[q]] * inv_grow
-            if active:
-                total = 0.0
-                squares = 0.0
-                q = 0
-                for i in range(k_max):
-                    total += rho[i]
-                    squares += rho[i] * rho[i]
-                    while q < n_rec and record[q] == i + 1:
-                        w = shrink[j]
-                        acc_c[q] += w * weight[j] * off * total
-                        acc_V[q] += noise_var[j] * w * w * (total * total if shared_noise else squares)
-                        q += 1
         for q in range(n_rec):
             alpha = 0.0
             for i in range(record[q]):
@@ -134,12 +133,24 @@ def _sequential_maps(tf, decay, weight, noise_var, lam, mu, E, f):
     return out_A, out_c, out_V
 
 
+def _compile(py_func, parallel: bool):
+    """``njit(cache=True)`` of a renamed copy of ``py_func``: numba keys its on-disk cache by the
+    function's qualified name and signature, not by ``parallel``, so the serial and threaded builds
+    of one function would overwrite (and load) each other's cached code under one name."""
+    name = f"{py_func.__name__}_{'parallel' if parallel else 'serial'}"
+    clone = types.FunctionType(py_func.__code__, py_func.__globals__, name, py_func.__defaults__,
+                               py_func.__closure__)
+    clone.__qualname__ = name
+    clone.__doc__ = py_func.__doc__
+    return njit(cache=True, parallel=parallel)(clone)
+
+
 # Threads pay off only with enough work per call; small problems run serially (prange = range).
 PARALLEL_WORK = 1_000_000
-_picard_serial = njit(cache=True)(_picard_maps)
-_picard_parallel = njit(cache=True, parallel=True)(_picard_maps)
-_sequential_serial = njit(cache=True)(_sequential_maps)
-_sequential_parallel = njit(cache=True, parallel=True)(_sequential_maps)
+_picard_serial = _compile(_picard_maps, parallel=False)
+_picard_parallel = _compile(_picard_maps, parallel=True)
+_sequential_serial = _compile(_sequential_maps, parallel=False)
+_sequential_parallel = _compile(_sequential_maps, parallel=True)
 
 
 def picard_maps(tf, grow, shrink, weight, noise_var, offset, lam, mu, E, f, record, shared_noise):

@@ -29,6 +29,8 @@ from analytic import Gaussian, GaussianMixture, gaussian_kl
 from piadm_verify import EulerMaruyama, ExponentialIntegrator, TimeGrid, piadm_sde
 from piadm_verify.errors import inject_error
 from piadm_verify.oracle import exact_law, exact_laws
+from piadm_verify.presets import sde_preset
+from piadm_verify.sweeps import product_target
 from piadm_verify.stats import holm
 
 from agreement import bartlett_constants, covariance_lrt_pvalue, gaussian_pvalues
@@ -792,6 +794,27 @@ def test_kl_versus_picard_iterations():
         assert rows[K][0] == pytest.approx(kl_seq, rel=1e-10, abs=1e-14)
 
 
+def test_serial_and_threaded_kernels_agree_and_cache_apart():
+    """The threaded build of the fast-path kernels gives the serial build's numbers, and the two are
+    cached under different names (one shared name would let each load the other's compiled code)."""
+    from piadm_verify import _kernels
+
+    assert _kernels._picard_serial.py_func.__qualname__ != _kernels._picard_parallel.py_func.__qualname__
+    assert _kernels._sequential_serial.py_func.__qualname__ != _kernels._sequential_parallel.py_func.__qualname__
+    assert _kernels._picard_parallel.targetoptions.get("parallel") is True
+    g = np.random.default_rng(3)
+    M, C = 50, 3
+    s = np.sort(g.uniform(0.1, 2.0, M))
+    args = (_kernels.time_factors(s), np.exp(np.linspace(0.0, 0.5, M + 1)), g.uniform(0.9, 1.0, M),
+            g.uniform(0.01, 0.02, M), g.uniform(0.01, 0.02, M), 0, g.uniform(0.5, 2.0, C), g.standard_normal(C),
+            np.zeros((0, C)), np.zeros((0, C)), np.array([1, 3, 6]), True)
+    for a, b in zip(_kernels._picard_serial(*args), _kernels._picard_parallel(*args)):
+        np.testing.assert_allclose(a, b, rtol=1e-14, atol=0)
+    seq = (args[0], g.uniform(0.9, 1.0, M), args[3], args[4], args[6], args[7], args[8], args[9])
+    for a, b in zip(_kernels._sequential_serial(*seq), _kernels._sequential_parallel(*seq)):
+        np.testing.assert_allclose(a, b, rtol=1e-14, atol=0)
+
+
 # --------------------------------------------------------------------------------------------------
 # 4. timings (slow)
 # --------------------------------------------------------------------------------------------------
@@ -828,6 +851,14 @@ def test_oracle_timings():
         print(f"\nfast path  d=10^4, 10 blocks x M=1000, K=10: {t_fast:.2f} s "
               f"(all K=1..10 in one sweep: {t_fast_all:.2f} s; {threads})")
         print(f"dense path d=128 full + random affine error, 3 blocks x M=100, K=5: {t_dense:.2f} s")
+        preset = sde_preset(4096, 0.1)
+        product = product_target(4096)
+        t0 = time.perf_counter()
+        law_preset = exact_law(product, preset.grid(), K=preset.K)
+        t_preset = time.perf_counter() - t0
+        assert torch.isfinite(law_preset.eigvals).all()
+        print(f"theorem preset d=4096, delta=0.1 ({preset.N} blocks x M={preset.M}, K={preset.K}, "
+              f"4 coordinate classes): {t_preset:.2f} s")
     finally:
         torch.set_num_threads(before[0])
         numba.set_num_threads(before[1])
