@@ -5,8 +5,9 @@ The baseline records, for fixed configurations of the theory sweeps (:mod:`piadm
 
 - oracle values: exact KL divergences at chosen rows of the oracle tables (``picard.distance[h=1,K=3]``);
 - fitted slopes: the estimates of the slope-type claims of :mod:`piadm_verify.claims`
-  (``slope.eps_floor``), with their 95% intervals, and the Monte Carlo slope of the path sweep
-  (``slope.path_quadratic``) with its cluster-robust standard error.
+  (``slope.eps_floor``), with their 95% intervals, and the Monte Carlo slopes (the path sweep's
+  ``slope.path_quadratic`` and the Gaussian-mixture tier's δ₂² slopes of the Girsanov path quantity,
+  ``slope.mixture_path_kl_quadratic_<target>``) with their cluster-robust standard errors.
 
 :func:`check` recomputes them and compares, entry by entry, with tolerances fixed here (not in the
 file, so that a hand edit cannot loosen them):
@@ -69,6 +70,7 @@ from .sweeps_ode import (
     ode_step_sweep,
     relaxation_sweep,
 )
+from .sweeps_mixture import MixtureDeltaSweep, mixture_delta_sweep
 
 __all__ = [
     "BASELINE_FORMAT",
@@ -98,7 +100,8 @@ MONTE_CARLO_SE_MULTIPLE = 3.0
 KINDS = ("oracle", "monte_carlo")
 
 # The sweeps behind the baseline: the theory tests' configurations, except a path sweep with
-# 4 replicates (its slope's standard error, ~0.005, stays far below the 0.05 tolerance).
+# 4 replicates (its slope's standard error, ~0.005, stays far below the 0.05 tolerance). The mixture
+# δ sweep (4 targets × 3 δ × 8 replicates, ~5 s) has slope standard errors ≤ 0.002.
 SWEEPS: dict[str, tuple[Callable, object]] = {
     "picard": (picard_sweep, PicardSweep()),
     "delta": (delta_sweep, DeltaSweep()),
@@ -114,6 +117,7 @@ SWEEPS: dict[str, tuple[Callable, object]] = {
     "ode_eps": (ode_step_sweep, ODEStepSweep()),
     "ode_dimension": (ode_dimension_sweep, ODEDimensionSweep()),
     "ode_rounds": (ode_rounds_sweep, ODERoundsSweep()),
+    "mixture_delta": (mixture_delta_sweep, MixtureDeltaSweep()),
 }
 
 # Oracle values: (table, column, row). Rows are chosen where the value is far above round-off
@@ -140,9 +144,10 @@ ORACLE_VALUES: tuple[tuple[str, str, dict], ...] = (
     *(("ode_rounds", column, {"d": d}) for column in ("tv_preset", "k_star", "corrector_k_star") for d in (4, 256, 4096)),
 )
 
-# Slope-type claims of the oracle tables (exact fits) and the Monte Carlo slope with the fit it
-# makes: (table, x, y, replicate column) of claims.claim_path_quadratic. The Picard rate is left
-# out: its fit runs down to distances of 1e-20, whose last digits are round-off.
+# Slope-type claims of the oracle tables (exact fits) and the Monte Carlo slopes with the fits they
+# make: (table, x, y, replicate column, rows) of claims.claim_path_quadratic and
+# claims.claim_mixture_path_kl_quadratic. The Picard rate is left out: its fit runs down to
+# distances of 1e-20, whose last digits are round-off.
 ORACLE_SLOPES = ("delta_quadratic_bias", "delta_quadratic_affine", "eps_floor", "horizon_decay",
                  "dimension_linear_product", "dimension_at_most_linear", "rounds_error_flat", "rounds_log_growth",
                  "sequential_steps_linear", "space_quadratic",
@@ -150,7 +155,11 @@ ORACLE_SLOPES = ("delta_quadratic_bias", "delta_quadratic_affine", "eps_floor", 
                  "ode_delta_kl_affine", "ode_eps_floor", "ode_tv_sqrt_d", "ode_rounds_error_flat",
                  "ode_rounds_log_growth_k_star", "ode_rounds_log_growth_corrector_k_star", "ode_peak_points_sqrt_d",
                  "ode_space_d_three_halves")
-MONTE_CARLO_SLOPES = {"path_quadratic": ("path", "delta", "msd", "replicate")}
+MONTE_CARLO_SLOPES = {
+    "path_quadratic": ("path", "delta", "msd", "replicate", {}),
+    **{f"mixture_path_kl_quadratic_{target}": ("mixture_delta", "delta", "path_kl", "replicate", {"target": target})
+       for target in MixtureDeltaSweep.targets},
+}
 
 
 class BaselineError(Exception):
@@ -201,21 +210,22 @@ def _cell(table: Table, column: str, row: Mapping) -> float:
 
 
 def compute(variant: Variant = CORRECT, *, sweeps: Mapping[str, tuple[Callable, object]] = SWEEPS) -> dict[str, Entry]:
-    """Recompute every baseline entry for ``variant`` (about 10 s on 2 cores)."""
+    """Recompute every baseline entry for ``variant`` (about 20 s on 2 cores)."""
     with torch_threads(1):  # see report.torch_threads: faster, and no value depends on it
         tables = {name: sweep(config, variant) for name, (sweep, config) in sweeps.items()}
     entries = [Entry(_row_name(t, c, row), "oracle", _cell(tables[t], c, row)) for t, c, row in ORACLE_VALUES]
-    every = lambda alpha: sde_claims.sde_claims(tables, alpha) + sde_claims.ode_claims(tables, alpha)
+    every = lambda alpha: (sde_claims.sde_claims(tables, alpha) + sde_claims.ode_claims(tables, alpha)
+                           + sde_claims.mixture_claims(tables, alpha))
     at_alpha = {c.name: c for c in every(sde_claims.ALPHA)}
     at_95 = {c.name: c for c in every(0.025)}
     missing = [name for name in (*ORACLE_SLOPES, *MONTE_CARLO_SLOPES) if name not in at_alpha]
     if missing:
-        raise RuntimeError(f"claims {missing} are no longer produced by claims.sde_claims/ode_claims; "
+        raise RuntimeError(f"claims {missing} are no longer produced by claims.sde_claims/ode_claims/mixture_claims; "
                            "update the baseline's lists")
     for name in ORACLE_SLOPES:
         entries.append(Entry(f"slope.{name}", "oracle", float(at_alpha[name].estimate), ci95=tuple(at_95[name].ci)))
-    for name, (table, x, y, groups) in MONTE_CARLO_SLOPES.items():
-        check, t = at_alpha[name], tables[table]
+    for name, (table, x, y, groups, rows) in MONTE_CARLO_SLOPES.items():
+        check, t = at_alpha[name], tables[table].where(**rows)
         stderr = math.nan
         if math.isfinite(check.estimate):
             fit = stats.fit_loglog(t.column(x), t.column(y), groups=t.column(groups))

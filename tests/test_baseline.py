@@ -30,12 +30,17 @@ def test_committed_baseline_matches_the_current_error_rates(current):
     assert comparison.passed, comparison.report(COMMITTED)
 
 
-def test_baseline_covers_oracle_values_and_slopes_with_the_path_slopes_standard_error(current):
+def test_baseline_covers_oracle_values_and_slopes_with_the_monte_carlo_slopes_standard_errors(current):
     kinds = {e.kind for e in current.values()}
     assert kinds == {"oracle", "monte_carlo"}
     path = current["slope.path_quadratic"]
     assert path.kind == "monte_carlo" and 0 < path.stderr < 0.05 / 3
     assert path.ci95[0] < path.value < path.ci95[1]
+    mixture = [e for name, e in current.items() if name.startswith("slope.mixture_path_kl_quadratic_")]
+    assert len(mixture) == 4  # trimodal_1d, separated_1d, separated_2d, mixture_10d
+    for entry in mixture:
+        assert entry.kind == "monte_carlo" and 0 < entry.stderr < 0.05 / 3
+        assert entry.ci95[0] < entry.value < entry.ci95[1]
     for name in ("slope.delta_quadratic_bias", "slope.eps_floor", "slope.space_quadratic", "eps.kl[M=5]",
                  "picard.distance[h=1,K=3]", "rounds.k_star[d=1024]"):
         assert current[name].kind == "oracle"
