@@ -70,28 +70,40 @@ def _shared_basis(p: Gaussian, q: Gaussian) -> tuple[bool, np.ndarray | None]:
     return bool(np.array_equal(u_p, u_q)), u_p
 
 
-def _whiten(p: Gaussian, q: Gaussian) -> tuple[np.ndarray, np.ndarray]:
-    """``(m, δ)`` of the affine map sending ``q`` to ``N(0, I)`` and ``p`` to ``N(m, diag(1 + δ))``."""
+def _whiten(p: Gaussian, q: Gaussian) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(m, δ, λ, log λ)`` of the affine map sending ``q`` to ``N(0, I)`` and ``p`` to ``N(m, diag(λ))``.
+
+    ``δ = λ - 1`` carries the precision near ``λ = 1``; with a shared eigenbasis ``λ = λ_p / λ_q`` and
+    ``log λ`` are also kept apart, because ``1 + δ`` loses ``λ`` entirely once ``λ ≲ 1e-16`` (a much
+    narrower ``p``); without one, λ comes from a dense eigensolver, exact only to ~1e-16 absolute. Raises
+    ``ValueError`` when ``Σ_p`` is singular relative to ``Σ_q`` to working precision (``λ ≤ 0``)."""
     shared, basis = _shared_basis(p, q)
     mean_diff = _np64(p.mean) - _np64(q.mean)
     lam_q = _np64(q.eigvals)
     if shared:
         lam_p = _np64(p.eigvals)
         z = mean_diff if basis is None else basis.T @ mean_diff
-        return z / np.sqrt(lam_q), (lam_p - lam_q) / lam_q
-    # W = Λ_q^{-1/2} U_qᵀ whitens q with its own decomposition (it cannot fail, unlike a Cholesky
-    # of the rebuilt matrix); the difference Σ_p - Σ_q is formed from the dense parameters.
-    u_q = _np64(q.eigvecs)
-    w = (np.eye(q.dim) if u_q is None else u_q.T) / np.sqrt(lam_q)[:, None]
-    pencil = w @ (_dense_cov(p) - _dense_cov(q)) @ w.T
-    delta, v = np.linalg.eigh(0.5 * (pencil + pencil.T))
-    return v.T @ (w @ mean_diff), delta
+        m, delta, lam = z / np.sqrt(lam_q), (lam_p - lam_q) / lam_q, lam_p / lam_q
+    else:
+        # W = Λ_q^{-1/2} U_qᵀ whitens q with its own decomposition (it cannot fail, unlike a Cholesky
+        # of the rebuilt matrix); the difference Σ_p - Σ_q is formed from the dense parameters.
+        u_q = _np64(q.eigvecs)
+        w = (np.eye(q.dim) if u_q is None else u_q.T) / np.sqrt(lam_q)[:, None]
+        pencil = w @ (_dense_cov(p) - _dense_cov(q)) @ w.T
+        delta, v = np.linalg.eigh(0.5 * (pencil + pencil.T))
+        # Here λ = 1 + δ: the dense eigensolver resolves λ only to an absolute ~1e-16 anyway.
+        m, lam = v.T @ (w @ mean_diff), 1.0 + delta
+    if not np.all(lam > 0):
+        raise ValueError("p's covariance is singular relative to q's to working precision (an eigenvalue of "
+                         "Σ_q^{-1} Σ_p is ≤ 0 in float64); its divergences from q are not computable")
+    log_lam = np.where(np.abs(delta) < 0.5, np.log1p(np.maximum(delta, -0.5)), np.log(lam))
+    return m, delta, lam, log_lam
 
 
 # -- KL --------------------------------------------------------------------------------------
-def _x_minus_log1p(x: np.ndarray) -> np.ndarray:
-    """``x - log1p(x)`` to full relative precision, also where ``x → 0`` (``≈ x²/2``)."""
-    out = x - np.log1p(x)
+def _x_minus_log1p(x: np.ndarray, log1p_x: np.ndarray) -> np.ndarray:
+    """``x - log1p(x)`` (``log1p_x`` given) to full relative precision, also where ``x → 0`` (``≈ x²/2``)."""
+    out = x - log1p_x
     small = np.abs(x) < _SERIES_RADIUS
     xs = x[small]
     series = np.zeros_like(xs)
@@ -115,8 +127,8 @@ def gaussian_kl(p: Gaussian, q: Gaussian) -> float:
     ``tr - d - logdet`` form keeps about two digits).
     """
     _check_pair(p, q)
-    m, delta = _whiten(p, q)
-    return float(0.5 * (_x_minus_log1p(delta).sum() + m @ m))
+    m, delta, _, log_lam = _whiten(p, q)
+    return float(0.5 * (_x_minus_log1p(delta, log_lam).sum() + m @ m))
 
 
 # -- Hellinger -------------------------------------------------------------------------------
@@ -136,8 +148,8 @@ def gaussian_hellinger(p: Gaussian, q: Gaussian) -> float:
     ``H² ≈ 1e-15``).
     """
     _check_pair(p, q)
-    m, delta = _whiten(p, q)
-    log_bc = -(0.25 * np.log1p(delta * delta / (4.0 * (1.0 + delta))) + 0.125 * m * m / (1.0 + 0.5 * delta)).sum()
+    m, delta, lam, _ = _whiten(p, q)
+    log_bc = -(0.25 * np.log1p(delta * delta / (4.0 * lam)) + 0.125 * m * m / (1.0 + 0.5 * delta)).sum()
     return math.sqrt(-math.expm1(log_bc))
 
 
@@ -190,17 +202,16 @@ def _tv_equal_covariance(m: np.ndarray) -> float:
     return float(special.erf(math.sqrt(m @ m) / (2.0 * math.sqrt(2.0))))
 
 
-def _tv_one_dimensional(m: float, delta: float) -> float:
+def _tv_one_dimensional(m: float, delta: float, lam: float, log_lam: float) -> float:
     """TV between ``p = N(m, λ)`` and ``q = N(0, 1)``, ``λ = 1 + δ``, ``δ ≠ 0``, by crossing points.
 
     ``log p - log q > 0  ⇔  δ x² + 2 m x + C > 0`` with ``C = -m² - λ log1p(δ)``; the roots
     ``(-m ± √(λ (m² + δ log1p δ))) / δ`` (taken in the cancellation-free order) bound the interval
     where the narrower law has the larger density, and TV is the difference of its two masses.
     """
-    lam = 1.0 + delta
-    root_disc = math.sqrt(lam * (m * m + delta * math.log1p(delta)))
+    root_disc = math.sqrt(lam * (m * m + delta * log_lam))
     big = -(m + math.copysign(root_disc, m))
-    lo, hi = sorted((big / delta, (-m * m - lam * math.log1p(delta)) / big))
+    lo, hi = sorted((big / delta, (-m * m - lam * log_lam) / big))
     mass_q = _normal_mass(lo, hi)
     mass_p = _normal_mass((lo - m) / math.sqrt(lam), (hi - m) / math.sqrt(lam))
     return float(mass_q - mass_p if delta > 0 else mass_p - mass_q)
@@ -260,14 +271,14 @@ class _QuadraticForm:
         return (-0.5 * np.log(z) + own).sum()
 
 
-def _llr_forms(m: np.ndarray, delta: np.ndarray) -> tuple[_QuadraticForm, _QuadraticForm]:
+def _llr_forms(m: np.ndarray, delta: np.ndarray, lam: np.ndarray,
+               log_lam: np.ndarray) -> tuple[_QuadraticForm, _QuadraticForm]:
     """``ℓ = log p - log q`` for ``q = N(0, I)``, ``p = N(m, diag(λ))`` as quadratic forms in ``z``.
 
     Under ``q`` (``x = z``):        ``a = δ/(2λ)``, ``b = m/λ``,  ``c = -Σ m²/(2λ) - ½ Σ log1p δ``.
     Under ``p`` (``x = m + √λ z``): ``a = δ/2``,    ``b = m√λ``,  ``c =  Σ m²/2    - ½ Σ log1p δ``.
     """
-    lam = 1.0 + delta
-    half_logdet = 0.5 * np.log1p(delta).sum()
+    half_logdet = 0.5 * log_lam.sum()
     under_p = _QuadraticForm(0.5 * delta, m * np.sqrt(lam), float(0.5 * (m @ m) - half_logdet))
     under_q = _QuadraticForm(0.5 * delta / lam, m / lam, float(-0.5 * (m * m / lam).sum() - half_logdet))
     return under_p, under_q
@@ -277,6 +288,7 @@ def _llr_forms(m: np.ndarray, delta: np.ndarray) -> tuple[_QuadraticForm, _Quadr
 # slower tail is integrated past _SPLIT in log t up to where the phase has turned _CYCLE_PHASE
 # radians, then with QUADPACK's Fourier-integral rule (QAWF), which needs a non-tiny frequency.
 _SPLIT = 64.0
+_SCALE_RATIO = 100.0  # see _tv_imhof
 _CYCLE_PHASE = 20.0
 _QUAD_LIMIT = 2000
 _T_MAX = 1e150  # t² stays finite in float64
@@ -317,32 +329,50 @@ def _cf_tail(form: _QuadraticForm, start: float, epsabs: float) -> tuple[float, 
     return value + math.copysign(1.0, omega) * sin_part + cos_part, err + sin_err + cos_err
 
 
-def _tv_imhof(m: np.ndarray, delta: np.ndarray, atol: float) -> tuple[float, float]:
-    """``(TV, error estimate)`` by Imhof/Gil-Pelaez inversion of the LLR's generalized χ² law.
-
-    ``TV = P_p(ℓ > 0) - P_q(ℓ > 0) = (1/π) ∫_0^∞ Im[φ_p(t) - φ_q(t)] / t dt`` (the ``½`` of
-    ``P(ℓ > 0) = ½ + (1/π) ∫_0^∞ Im φ(t)/t dt`` cancels). ``t`` is measured in units of the
-    geometric mean of the LLR's standard deviations under ``p`` and ``q``.
-    """
-    under_p, under_q = _llr_forms(m, delta)
-    scale = math.sqrt(under_p.std() * under_q.std())
-    under_p, under_q = under_p.scaled(scale), under_q.scaled(scale)
-    budget = math.pi * atol / 4  # per piece, in units of the t-integral (TV = integral / π)
+def _inversion(forms: list[tuple[float, _QuadraticForm]], budget: float) -> tuple[float, float]:
+    """``(∫_0^∞ Σ_k s_k Im φ_k(t) / t dt, error bound)`` for ``forms = [(s_k, form_k)]`` given in units
+    where their standard deviations are O(1): QUADPACK on ``[0, T]`` with the tail dropped when its
+    rigorous bound is below ``budget``, else integrated form by form (:func:`_cf_tail`)."""
 
     def tail_bound(t):
-        return under_p.tail_bound(t) + under_q.tail_bound(t)
+        return sum(form.tail_bound(t) for _, form in forms)
 
     cut = 1.0
     while tail_bound(cut) > budget and cut < _SPLIT:
         cut *= 2.0
-    body = lambda t: (np.exp(under_p.log_cf(t)) - np.exp(under_q.log_cf(t))).imag / t
+    body = lambda t: sum(sign * np.exp(form.log_cf(t)) for sign, form in forms).imag / t
     value, err = _quad(body, 0.0, cut, budget)
     truncation = tail_bound(cut)
     if truncation > budget:
-        tail_p, err_p = _cf_tail(under_p, cut, budget)
-        tail_q, err_q = _cf_tail(under_q, cut, budget)
-        value, err, truncation = value + tail_p - tail_q, err + err_p + err_q, 0.0
-    return value / math.pi, (err + truncation) / math.pi
+        for sign, form in forms:
+            tail, tail_err = _cf_tail(form, cut, budget)
+            value, err = value + sign * tail, err + tail_err
+        truncation = 0.0
+    return value, err + truncation
+
+
+def _tv_imhof(m: np.ndarray, delta: np.ndarray, lam: np.ndarray, log_lam: np.ndarray,
+              atol: float) -> tuple[float, float]:
+    """``(TV, error estimate)`` by Imhof/Gil-Pelaez inversion of the LLR's generalized χ² law.
+
+    ``TV = P_p(ℓ > 0) - P_q(ℓ > 0) = (1/π) ∫_0^∞ Im[φ_p(t) - φ_q(t)] / t dt`` (the ``½`` of
+    ``P(ℓ > 0) = ½ + (1/π) ∫_0^∞ Im φ(t)/t dt`` cancels). ``t`` is measured in units of the
+    geometric mean of the LLR's standard deviations under ``p`` and ``q``; when those differ by more
+    than ``_SCALE_RATIO`` (one law much narrower than the other: one characteristic function then
+    varies where the other has barely moved, and one quadrature would miss it) the two probabilities are integrated apart, each in its own
+    units, at half the budget each.
+    """
+    under_p, under_q = _llr_forms(m, delta, lam, log_lam)
+    std_p, std_q = under_p.std(), under_q.std()
+    budget = math.pi * atol / 4  # per piece, in units of the t-integral (TV = integral / π)
+    if max(std_p, std_q) <= _SCALE_RATIO * min(std_p, std_q):
+        scale = math.sqrt(std_p * std_q)
+        value, err = _inversion([(1.0, under_p.scaled(scale)), (-1.0, under_q.scaled(scale))], budget)
+    else:
+        value_p, err_p = _inversion([(1.0, under_p.scaled(std_p))], budget / 2)
+        value_q, err_q = _inversion([(1.0, under_q.scaled(std_q))], budget / 2)
+        value, err = value_p - value_q, err_p + err_q
+    return value / math.pi, err / math.pi
 
 
 def gaussian_tv(p: Gaussian, q: Gaussian, *, atol: float = 1e-9) -> float:
@@ -376,13 +406,13 @@ def gaussian_tv(p: Gaussian, q: Gaussian, *, atol: float = 1e-9) -> float:
     _check_pair(p, q)
     if not (isinstance(atol, (int, float)) and math.isfinite(atol) and atol > 0):
         raise ValueError(f"atol must be a finite number > 0, got {atol!r}")
-    m, delta = _whiten(p, q)
+    m, delta, lam, log_lam = _whiten(p, q)
     if not delta.any():
         tv = _tv_equal_covariance(m)
     elif m.size == 1:
-        tv = _tv_one_dimensional(float(m[0]), float(delta[0]))
+        tv = _tv_one_dimensional(float(m[0]), float(delta[0]), float(lam[0]), float(log_lam[0]))
     else:
-        tv, err = _tv_imhof(m, delta, atol)
+        tv, err = _tv_imhof(m, delta, lam, log_lam, atol)
         if err > atol:
             warnings.warn(
                 f"gaussian_tv: Imhof's integral reached an estimated absolute error of {err:.2g}, above "

@@ -174,7 +174,7 @@ def test_tv_with_equal_covariances_is_2_phi_of_half_mahalanobis_minus_1(d, dista
 def test_tv_imhof_inversion_equals_mahalanobis_formula_when_no_variance_differs(distance):
     """``_tv_imhof`` on whitened parameters ``(m, δ = 0)``: only the normal (linear) term is left."""
     m = np.full(4, distance / 2.0)
-    tv, err = _tv_imhof(m, np.zeros(4), atol=1e-12)
+    tv, err = _tv_imhof(m, np.zeros(4), np.ones(4), np.zeros(4), atol=1e-12)
     assert err <= 1e-12
     assert abs(tv - math.erf(distance / (2 * math.sqrt(2)))) <= 1e-12
 
@@ -209,12 +209,45 @@ def isotropic_tv(d, lam):
         (1000, 1.5, 1e-9),  # 1 - TV ≈ 6e-6
         (1000, 0.9, 1e-9),
         (5, 1 + 1e-6, 1e-12),  # TV ≈ 6e-7
+        # variance ratios far from 1: the two laws' characteristic functions live on scales 1/λ apart
+        (1, 1e-17, 1e-9),  # below 1 + δ's resolution: λ is kept apart from δ
+        (2, 1e-8, 1e-9),
+        (3, 1e-12, 1e-9),
+        (10, 1e-17, 1e-9),
+        (2, 1e8, 1e-9),
     ],
 )
 def test_tv_of_isotropic_variance_change_follows_the_chi_square_law(d, lam, atol):
     p = gaussian(np.zeros(d), np.full(d, lam))
     q = gaussian(np.zeros(d), np.ones(d))
     assert abs(gaussian_tv(p, q, atol=atol) - isotropic_tv(d, lam)) <= atol
+
+
+@pytest.mark.parametrize("diagonal", [True, False])
+def test_kl_hellinger_and_tv_keep_variance_ratios_below_the_resolution_of_one_plus_delta(diagonal):
+    """``λ = (1e-17, 0.5)`` in a shared eigenbasis (diagonal, or one rotation for both laws):
+    ``1 + δ`` rounds to 0 for the first, so λ must not be rebuilt from δ. References:
+    ``KL = ½ Σ (λ - 1 - log λ)`` and ``H² = 1 - Π (2√λ / (1 + λ))^{1/2}`` in 50-digit mpmath; TV is
+    at least the first coordinate's (≈ 1 - 1e-8) and at most 1."""
+    lam = np.array([1e-17, 0.5])
+    t = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float64))
+    basis = None if diagonal else t(np.linalg.qr(np.random.default_rng(5).standard_normal((2, 2)))[0])
+    p = Gaussian.from_eigen(t(np.zeros(2)), t(lam), basis)
+    q = Gaussian.from_eigen(t(np.zeros(2)), t(np.ones(2)), basis)
+    kl = 0.5 * sum(mp.mpf(x) - 1 - mp.log(x) for x in lam)
+    h2 = 1 - mp.fprod(mp.sqrt(2 * mp.sqrt(x) / (1 + x)) for x in lam)
+    assert gaussian_kl(p, q) == pytest.approx(float(kl), rel=1e-12)
+    assert gaussian_hellinger(p, q) ** 2 == pytest.approx(float(h2), rel=1e-12)
+    assert 1 - 1e-7 <= gaussian_tv(p, q) <= 1.0
+
+
+def test_relatively_singular_covariance_is_a_clear_error():
+    """``Σ_p`` singular relative to ``Σ_q`` in float64 (the eigenvalue ratio 1e-600 underflows to 0):
+    a ValueError, not inf or NaN."""
+    p, q = gaussian(np.zeros(2), [1e-300, 1.0]), gaussian(np.zeros(2), [1e300, 1.0])
+    for divergence in (gaussian_kl, gaussian_hellinger, gaussian_tv):
+        with pytest.raises(ValueError, match="singular relative to q"):
+            divergence(p, q)
 
 
 def test_tv_is_unchanged_by_appending_shared_independent_coordinates():
