@@ -45,7 +45,17 @@ def check_points(x, dim: int, name: str = "x") -> torch.Tensor:
     return x
 
 
-def eigen_covariance(cov: torch.Tensor, dim: int, name: str = "cov", rtol: float = 1e-10):
+SYMMETRY_RTOL = 1e-7  # |Σ - Σᵀ| allowed, relative to max |Σ|
+
+
+def check_count(n, name: str = "n") -> int:
+    """``n`` as a positive Python int, else ``ValueError`` naming it."""
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"{name} must be a positive integer, got {n!r}")
+    return n
+
+
+def eigen_covariance(cov: torch.Tensor, dim: int, name: str = "cov"):
     """Eigendecomposition of a covariance given as ``(d,)`` (diagonal) or ``(d, d)``.
 
     Returns ``(λ, U)`` with ``U = None`` for a diagonal input. Raises ``ValueError`` for wrong
@@ -60,7 +70,7 @@ def eigen_covariance(cov: torch.Tensor, dim: int, name: str = "cov", rtol: float
     if cov.dim() != 2 or cov.shape != (dim, dim):
         raise ValueError(f"{name} must have shape ({dim},) or ({dim}, {dim}), got {tuple(cov.shape)}")
     scale = cov.abs().max().clamp_min(1e-300)
-    if (cov - cov.T).abs().max() > rtol * scale * 1e3:
+    if (cov - cov.T).abs().max() > SYMMETRY_RTOL * scale:
         raise ValueError(f"{name} must be symmetric")
     eigvals, eigvecs = torch.linalg.eigh(0.5 * (cov + cov.T))
     if (eigvals <= 0).any():
@@ -83,6 +93,11 @@ def marginal_terms(s, like: torch.Tensor, mean: torch.Tensor, eigvals: torch.Ten
     ``μ_s = e^{-s/2} μ`` and ``λ_s = e^{-s} λ + 1 - e^{-s}``.
     """
     t = as_time(s, like)
+    try:
+        torch.broadcast_shapes(t.shape, like.shape[:-1])
+    except RuntimeError as exc:
+        raise ValueError(f"s of shape {tuple(t.shape)} does not broadcast against the points' leading "
+                         f"dims {tuple(like.shape[:-1])}") from exc
     extra = mean.dim()
     t = t.reshape(t.shape + (1,) * extra)
     decay = ou_mean_factor(t)

@@ -6,6 +6,7 @@ import torch
 
 from ._linalg import (
     as_float_tensor,
+    check_count,
     check_points,
     dense_covariance,
     eigen_covariance,
@@ -46,6 +47,12 @@ class Gaussian:
         """Build from ``μ`` and ``Σ = U diag(λ) Uᵀ`` without a new decomposition (``U`` orthogonal)."""
         if (eigvals <= 0).any() or not torch.isfinite(eigvals).all():
             raise ValueError("eigvals must be finite and > 0")
+        d = eigvals.shape[-1]
+        if eigvals.dim() != 1 or mean.shape != (d,) or not torch.isfinite(mean).all():
+            raise ValueError(f"mean must be finite with shape (d,) = ({d},) to match eigvals of shape "
+                             f"{tuple(eigvals.shape)}, got {tuple(mean.shape)}")
+        if eigvecs is not None and eigvecs.shape != (d, d):
+            raise ValueError(f"eigvecs must have shape ({d}, {d}) or be None, got {tuple(eigvecs.shape)}")
         obj = cls.__new__(cls)
         obj._set(mean, eigvals, eigvecs)
         return obj
@@ -134,8 +141,7 @@ class Gaussian:
 
     def sample(self, n: int, s=0.0, generator: torch.Generator | None = None, dtype=None) -> torch.Tensor:
         """``n`` independent draws from ``p_s``, shape ``(n, d)``, on the generator's device."""
-        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise ValueError(f"n must be a positive integer, got {n!r}")
+        check_count(n)
         device = generator.device if generator is not None else self.device
         like = torch.empty((), dtype=dtype or self.dtype, device=device)
         mean, eigvals, eigvecs = self._params(like)

@@ -6,6 +6,7 @@ import torch
 
 from ._linalg import (
     as_float_tensor,
+    check_count,
     check_points,
     dense_covariance,
     eigen_covariance,
@@ -40,9 +41,10 @@ class GaussianMixture:
         if means.dim() != 2 or means.shape[0] < 1 or means.shape[1] < 1:
             raise ValueError(f"means must have shape (k, d), got {tuple(means.shape)}")
         k, d = means.shape
-        single = means.dtype == torch.float32 or (isinstance(weights, torch.Tensor) and weights.dtype == torch.float32)
+        # Weights given in float32 (or for a float32 target) may carry float32 rounding (~1e-7 per
+        # weight); the sum is checked in float64 with the tolerance of that dtype, then renormalised.
+        single = means.dtype == torch.float32 or str(getattr(weights, "dtype", "")) in ("float32", "torch.float32")
         tol = WEIGHT_SUM_TOL_FLOAT32 if single else WEIGHT_SUM_TOL
-        # Checked in float64: a float32 sum of valid weights is off by ~1e-7. Then renormalised.
         weights = as_float_tensor(weights, "weights", torch.float64, means.device)
         if weights.shape != (k,):
             raise ValueError(f"weights must have shape ({k},) to match means, got {tuple(weights.shape)}")
@@ -171,8 +173,7 @@ class GaussianMixture:
 
     def sample(self, n: int, s=0.0, generator: torch.Generator | None = None, dtype=None) -> torch.Tensor:
         """``n`` draws from ``p_s``, shape ``(n, d)``: a component by its weight, then a Gaussian draw."""
-        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise ValueError(f"n must be a positive integer, got {n!r}")
+        check_count(n)
         device = generator.device if generator is not None else self.device
         like = torch.empty((), dtype=dtype or self.dtype, device=device)
         _, means, eigvals, eigvecs = self._params(like)
@@ -182,9 +183,7 @@ class GaussianMixture:
         labels = torch.multinomial(self._weights.to(device=device), n, replacement=True, generator=generator)
         z = torch.randn(n, self.dim, generator=generator, dtype=like.dtype, device=device)
         scaled = z * eigvals_s[labels].sqrt()
-        if eigvecs is not None:
-            scaled = (scaled.unsqueeze(-2) @ eigvecs[labels].transpose(-1, -2)).squeeze(-2)
-        return means_s[labels] + scaled
+        return means_s[labels] + from_eigen(scaled, None if eigvecs is None else eigvecs[labels])
 
     def lipschitz(self, s=0.0, radius: float | None = None) -> float:
         """A bound on the Lipschitz constant of ``x ↦ ∇ log p_s(x)``.
@@ -199,7 +198,7 @@ class GaussianMixture:
           ``max_k ‖P_k‖ + ¼ max_{k,l} (‖P_k - P_l‖ radius + ‖P_k μ_{k,s} - P_l μ_{l,s}‖)²``.
         """
         means_s, eigvals_s = marginal_terms(s, self._means, self._means, self._eigvals)
-        prec = torch.linalg.inv(dense_covariance(eigvals_s, self._eigvecs))
+        prec = dense_covariance(1.0 / eigvals_s, self._eigvecs)
         prec_norm = float((1.0 / eigvals_s.min(dim=-1).values).max())
         shared = bool(torch.allclose(prec, prec[:1].expand_as(prec), rtol=1e-12, atol=0.0))
         pm = (prec @ means_s.unsqueeze(-1)).squeeze(-1)

@@ -13,7 +13,10 @@ __all__ = ["ou_mean_factor", "ou_noise_variance", "as_time"]
 
 def as_time(s, like: torch.Tensor, name: str = "s") -> torch.Tensor:
     """``s`` as a tensor of ``like``'s dtype and device, checked to be finite and ``>= 0``."""
-    t = torch.as_tensor(s, dtype=like.dtype, device=like.device)
+    try:
+        t = torch.as_tensor(s, dtype=like.dtype, device=like.device)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise TypeError(f"{name} must be a real number or a tensor of them, got {s!r}") from exc
     if not torch.isfinite(t).all():
         raise ValueError(f"{name} must be finite, got {s!r}")
     if (t < 0).any():

@@ -24,11 +24,11 @@ __all__ = [
 ]
 
 # Symbols shared by the derivations (positive where the maths needs it, so sympy simplifies).
-s, u, r = sp.symbols("s u r", nonnegative=True)
+s, u = sp.symbols("s u", nonnegative=True)
 m0, x, m = sp.symbols("m0 x m", real=True)
 P0, P = sp.symbols("P0 P", positive=True)
 eps, gamma, step = sp.symbols("epsilon gamma step", positive=True)
-c, v, S, F = sp.symbols("c v S F", real=True)
+c, v, S = sp.symbols("c v S", real=True)
 
 
 def ou_marginal_moments() -> dict:

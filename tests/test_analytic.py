@@ -19,6 +19,7 @@ from scipy import stats
 from scipy.special import logsumexp, softmax
 
 from analytic import Gaussian, GaussianMixture
+from analytic.mixture import WEIGHT_SUM_TOL
 
 PROPERTY = settings(max_examples=40, deadline=None, derandomize=True)
 FEW = settings(max_examples=25, deadline=None, derandomize=True)
@@ -366,19 +367,21 @@ def test_float32_points_give_float32_results_that_agree_with_float64(seed, d, di
         assert ((lp.double() - ref_lp).abs() <= 1e-5 * (1 + ref_lp.abs())).all()
 
 
-def test_float32_mixture_with_many_equal_weights_is_accepted():
-    """Ten weights of 0.1 sum to 1 in exact arithmetic; in float32 their sum is 1 + 1.2e-7.
-
-    ``GaussianMixture`` must accept them in float32 as it does in float64 (the sum check should
-    allow the dtype's rounding), since float32 targets are supported (SPEC.md §1).
-    """
+@pytest.mark.parametrize("form", ["numpy", "torch", "float32 target"])
+def test_mixture_weights_rounded_in_float32_are_accepted(form):
+    """Ten weights of 0.1 rounded to float32 sum to 1 + 1.5e-8 (checked in float64), beyond the float64
+    tolerance 1e-8: ``GaussianMixture`` must accept them when the weights are float32 (numpy or torch)
+    or the target is float32, and still reject them for a float64 target given float64 weights."""
     k, d = 10, 2
-    GaussianMixture([0.1] * k, np.zeros((k, d)), np.ones((k, d)))  # float64: accepted
-    try:
-        mix = GaussianMixture([0.1] * k, np.zeros((k, d)), np.ones((k, d)), dtype=torch.float32)
-    except ValueError as exc:
-        pytest.fail(f"float32 mixture with weights [0.1]*10 rejected: {exc}")
-    assert mix.dtype == torch.float32
+    weights32 = np.full(k, 0.1, dtype=np.float32)
+    assert abs(float(weights32.astype(np.float64).sum()) - 1.0) > WEIGHT_SUM_TOL
+    weights = {"numpy": weights32, "torch": torch.from_numpy(weights32),
+               "float32 target": weights32.astype(np.float64)}[form]
+    dtype = torch.float32 if form == "float32 target" else None
+    mix = GaussianMixture(weights, np.zeros((k, d)), np.ones((k, d)), dtype=dtype)
+    assert float(mix.weights.double().sum()) == pytest.approx(1.0, abs=1e-7)
+    with pytest.raises(ValueError, match="weights must sum to 1"):
+        GaussianMixture(weights32.astype(np.float64), np.zeros((k, d)), np.ones((k, d)))
 
 
 # -- extreme geometry --------------------------------------------------------------------------
@@ -631,5 +634,18 @@ def test_sample_rejects_bad_sample_count_naming_n(kind, n):
 @pytest.mark.parametrize("kind", TARGETS)
 def test_time_that_does_not_broadcast_against_points_is_rejected(kind):
     target = TARGETS[kind]()
-    with pytest.raises((ValueError, RuntimeError)):
+    with pytest.raises(ValueError, match=r"^s of shape \(3,\) does not broadcast"):
         target.score(torch.zeros(4, 2, dtype=torch.float64), torch.ones(3))
+    with pytest.raises(TypeError, match=r"^s must be a real number"):
+        target.score(torch.zeros(4, 2, dtype=torch.float64), None)
+
+
+def test_from_eigen_rejects_a_mean_or_basis_that_does_not_fit_the_eigenvalues():
+    lam = torch.ones(3, dtype=torch.float64)
+    for mean, eigvecs, match in [
+        (torch.full((3,), math.nan, dtype=torch.float64), None, "mean must be finite"),
+        (torch.zeros(2, dtype=torch.float64), None, r"mean must be finite with shape \(d,\) = \(3,\)"),
+        (torch.zeros(3, dtype=torch.float64), torch.eye(2, dtype=torch.float64), r"eigvecs must have shape \(3, 3\)"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            Gaussian.from_eigen(mean, lam, eigvecs)

@@ -189,10 +189,6 @@ def test_kinetic_step_property_matches_exact_solution_of_underdamped_langevin(pr
         assert close(got, want), f"KineticStep({h}, {gamma}).{prop} = {got!r}, exact {want!r}"
 
 
-def test_kinetic_step_position_update_keeps_old_position_with_weight_one():
-    assert KINETIC["x_position"] == 1
-
-
 def test_evaluate_rejects_missing_symbol_values():
     with pytest.raises(ValueError, match="gamma"):
         sym.evaluate(KINETIC["a"], step=0.1)
