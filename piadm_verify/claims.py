@@ -54,9 +54,12 @@ __all__ = [
     "claim_mixture_picard_exact_at_M",
     "claim_mixture_k_star_separation",
     "mixture_claims",
+    "ALPHA",
+    "ALPHA_FAMILY",
 ]
 
-ALPHA = 1e-4
+ALPHA = 1e-4  # per claim
+ALPHA_FAMILY = 1e-4  # family-wise (Holm) level of a suite's claims together
 PICARD_FLOOR = 1e-20
 PICARD_EXACT_TOL = 1e-12
 GIRSANOV_TOL = 0.05
