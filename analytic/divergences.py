@@ -75,8 +75,8 @@ def _whiten(p: Gaussian, q: Gaussian) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
     ``δ = λ - 1`` carries the precision near ``λ = 1``; with a shared eigenbasis ``λ = λ_p / λ_q`` and
     ``log λ`` are also kept apart, because ``1 + δ`` loses ``λ`` entirely once ``λ ≲ 1e-16`` (a much
-    narrower ``p``); without one, λ comes from a dense eigensolver, exact only to ~1e-16 absolute. Raises
-    ``ValueError`` when ``Σ_p`` is singular relative to ``Σ_q`` to working precision (``λ ≤ 0``)."""
+    narrower ``p``); without one, λ comes from a dense eigensolver, exact only to ~1e-16 absolute. Some
+    ``λ ≤ 0`` means ``Σ_p`` is singular relative to ``Σ_q`` in float64 (see :func:`_degenerate`)."""
     shared, basis = _shared_basis(p, q)
     mean_diff = _np64(p.mean) - _np64(q.mean)
     lam_q = _np64(q.eigvals)
@@ -93,11 +93,15 @@ def _whiten(p: Gaussian, q: Gaussian) -> tuple[np.ndarray, np.ndarray, np.ndarra
         delta, v = np.linalg.eigh(0.5 * (pencil + pencil.T))
         # Here λ = 1 + δ: the dense eigensolver resolves λ only to an absolute ~1e-16 anyway.
         m, lam = v.T @ (w @ mean_diff), 1.0 + delta
-    if not np.all(lam > 0):
-        raise ValueError("p's covariance is singular relative to q's to working precision (an eigenvalue of "
-                         "Σ_q^{-1} Σ_p is ≤ 0 in float64); its divergences from q are not computable")
-    log_lam = np.where(np.abs(delta) < 0.5, np.log1p(np.maximum(delta, -0.5)), np.log(lam))
+    log_lam = np.where(np.abs(delta) < 0.5, np.log1p(np.maximum(delta, -0.5)), np.log(np.maximum(lam, 1e-320)))
     return m, delta, lam, log_lam
+
+
+def _degenerate(lam: np.ndarray) -> bool:
+    """Whether ``Σ_p`` is singular relative to ``Σ_q`` in float64 (some ``λ_i ≤ 0``, e.g. a ratio that
+    underflows). ``p`` then sits on a ``q``-null set: the divergences take their limits as ``λ_i → 0``,
+    ``KL = ∞``, ``H = 1`` and ``TV = 1``."""
+    return not np.all(lam > 0)
 
 
 # -- KL --------------------------------------------------------------------------------------
@@ -127,7 +131,9 @@ def gaussian_kl(p: Gaussian, q: Gaussian) -> float:
     ``tr - d - logdet`` form keeps about two digits).
     """
     _check_pair(p, q)
-    m, delta, _, log_lam = _whiten(p, q)
+    m, delta, lam, log_lam = _whiten(p, q)
+    if _degenerate(lam):
+        return math.inf
     return float(0.5 * (_x_minus_log1p(delta, log_lam).sum() + m @ m))
 
 
@@ -149,6 +155,8 @@ def gaussian_hellinger(p: Gaussian, q: Gaussian) -> float:
     """
     _check_pair(p, q)
     m, delta, lam, _ = _whiten(p, q)
+    if _degenerate(lam):
+        return 1.0
     log_bc = -(0.25 * np.log1p(delta * delta / (4.0 * lam)) + 0.125 * m * m / (1.0 + 0.5 * delta)).sum()
     return math.sqrt(-math.expm1(log_bc))
 
@@ -407,6 +415,8 @@ def gaussian_tv(p: Gaussian, q: Gaussian, *, atol: float = 1e-9) -> float:
     if not (isinstance(atol, (int, float)) and math.isfinite(atol) and atol > 0):
         raise ValueError(f"atol must be a finite number > 0, got {atol!r}")
     m, delta, lam, log_lam = _whiten(p, q)
+    if _degenerate(lam):
+        return 1.0
     if not delta.any():
         tv = _tv_equal_covariance(m)
     elif m.size == 1:
