@@ -304,12 +304,8 @@ def test_score_broadcasts_time_over_leading_shape(kind, opts):
 
 @pytest.mark.parametrize("kind,opts", ALL_CASES, ids=ALL_IDS)
 def test_error_at_has_the_points_shape(kind, opts):
-    """``error_at(x, s)`` is a field on the points: its shape is x's shape for scalar and per-point s.
-
-    LIBRARY BUG (bias, pulse): piadm_verify/errors.py ``_Bias.__call__`` returns
-    ``prof[..., None] * direction``, whose shape is s's shape + (d,) — e.g. (d,) for a scalar s and
-    x of shape (5, 2, d) — instead of x's shape. ``score(x, s)`` is unaffected (it broadcasts
-    against ``target.score``), but ``error_at`` / ``.error`` alone return the wrong shape."""
+    """``error_at(x, s)`` is a field on the points: its shape is x's shape for scalar and per-point s,
+    also for the x-independent kinds (bias, pulse), whose values are broadcast to x's shape."""
     target, grid = diag_target(), uniform_grid()
     score = inject_error(target, kind, 0.3, grid, generator=8, **opts)
     x = torch.randn(5, 2, target.dim, dtype=F64, generator=torch.Generator().manual_seed(2))
@@ -352,12 +348,8 @@ def test_at_delta_rescales_exactly(kind, opts):
 
 
 def test_at_delta_from_zero_delta_gives_the_requested_size():
-    """An error injected at δ = 0 and then rescaled with at_delta(δ') must have size δ' (or refuse).
-
-    LIBRARY BUG: piadm_verify/errors.py ``InjectedScore.at_delta`` uses
-    ``factor = delta / self.delta if self.delta > 0 else 0.0``: from δ = 0 the scale stays 0, so
-    ``inject_error(p, "bias", 0.0, grid).at_delta(0.1)`` reports ``delta == 0.1`` but its error is
-    identically zero. Expected: scale = δ' / calibration.value (the unit field is known)."""
+    """An error injected at δ = 0 and then rescaled with at_delta(δ') has size δ' (the scale comes
+    from the calibrated unit field, not from the zero scale it started with)."""
     target, grid = diag_target(), uniform_grid()
     score = inject_error(target, "bias", 0.0, grid, generator=8).at_delta(0.1)
     times, weights = grid_times_and_weights(grid)
@@ -655,41 +647,30 @@ def test_at_delta_rejects_bad_delta():
 
 
 def test_features_must_be_a_true_integer():
-    """features=True is not a feature count; it should be rejected with a ValueError naming features.
-
-    LIBRARY BUG (minor): piadm_verify/errors.py ``inject_error`` checks
-    ``isinstance(features, int) and features >= 1``, which accepts ``True`` (bool is an int); the
-    call then fails inside ``torch.randn(True, dim)`` with a TypeError that does not name the
-    parameter."""
+    """features=True is not a feature count (bool is an int subclass): it is rejected with a
+    ValueError naming features."""
     with pytest.raises(ValueError, match="features"):
         inject_error(diag_target(), "fourier", 0.1, uniform_grid(), features=True, samples=200)
 
 
 def test_pulse_center_must_be_finite():
-    """A NaN pulse center must be rejected (ValueError naming center).
-
-    LIBRARY BUG: ``center`` is never validated: ``inject_error(p, "pulse", 0.1, grid,
-    center=float("nan"))`` returns a score whose ``scale`` is NaN (every score evaluation is NaN)."""
+    """A NaN pulse center is rejected with a ValueError naming center (not turned into a score
+    whose every evaluation is NaN)."""
     with pytest.raises(ValueError, match="center"):
         inject_error(diag_target(), "pulse", 0.1, uniform_grid(), center=float("nan"))
 
 
 def test_pulse_outside_the_grid_raises_a_clear_error():
-    """A pulse whose bump is (numerically) zero at every grid time cannot be calibrated to δ > 0: a
-    ValueError naming center/width is expected.
-
-    LIBRARY BUG: piadm_verify/errors.py ``inject_error`` computes ``scale = delta /
-    calibration.value`` with value 0.0 and raises a bare ``ZeroDivisionError: float division by
-    zero`` (e.g. T=4, eta=0.01 grid, center=100, width=0.1)."""
+    """A pulse whose bump is (numerically) zero at every grid time cannot be calibrated to δ > 0:
+    ``inject_error`` raises a ValueError naming center/width (e.g. center=100, width=0.1 on the
+    T=4, η=0.01 grid), not a ZeroDivisionError."""
     with pytest.raises(ValueError, match="center|width"):
         inject_error(diag_target(), "pulse", 0.1, uniform_grid(), center=100.0, width=0.1)
 
 
 def test_public_api_exports():
-    """API.md: ``from piadm_verify import inject_error, exact_law`` (public names).
-
-    LIBRARY GAP: piadm_verify/__init__.py does not export ``inject_error`` or ``exact_law`` (nor
-    ``piadm_ode``, ``sequential_ode``, ``gaussian_kl``, ``gaussian_tv``) although API.md lists them."""
+    """API.md: ``from piadm_verify import inject_error, exact_law`` (public names) works, and
+    ``KINDS`` lists the four error kinds."""
     import piadm_verify
 
     missing = [name for name in ("inject_error", "exact_law") if not hasattr(piadm_verify, name)]

@@ -154,9 +154,8 @@ def test_constructor_snaps_roundoff_end_points():
 
 
 def test_constructor_does_not_mutate_caller_arrays():
-    """BUG (grid.py TimeGrid.__init__): ``np.asarray(block_times, float64)`` does not copy a float64
-    array, so the constructor snaps the caller's last entry and then ``setflags(write=False)`` makes
-    the CALLER's array read-only. Expected: the caller's array is untouched and stays writeable."""
+    """The constructor copies ``block_times``: the caller's float64 array keeps its values (the last
+    entry is not snapped to T - η in place) and stays writeable (the grid's own copy is read-only)."""
     bt = np.array([0.0, 1.0, 2.0])
     before = bt.copy()
     TimeGrid(3.0, 1.0, bt, [2, 3])
@@ -261,10 +260,8 @@ def test_early_stopping_merged_last_step():
 
 
 def test_early_stopping_eta_above_one():
-    """BUG (grid.py TimeGrid.early_stopping): with T > 1 and η > 1 the uniform part is built all
-    the way down to r = 1 and η is appended after it, so the remaining times are not monotone and
-    the constructor raises ``ValueError: block_times must be strictly increasing``. Expected: a
-    valid grid with steps ≈ ε from r = T down to r = η (SPEC.md §3: the geometric part is empty)."""
+    """With T > 1 and η > 1 the uniform part stops at r = η (SPEC.md §3: the geometric part is
+    empty): a valid grid with steps ≤ ε tiling [0, T - η]."""
     T, eta, h, eps = 5.0, 2.0, 1.0, 0.1
     grid = TimeGrid.early_stopping(T=T, eta=eta, h=h, eps=eps)
     _check_structure(grid, h_max=h)
@@ -274,11 +271,9 @@ def test_early_stopping_eta_above_one():
 
 
 def test_early_stopping_h_equal_eps():
-    """BUG (grid.py TimeGrid.early_stopping): ``h >= eps`` is documented as sufficient, but a merged
-    last geometric step is longer than ε (up to 1.1 ε r), so h = ε raises ``ValueError: h=0.1 is
-    shorter than a single step``. Input: T=5, eta=0.895, h=0.1, eps=0.1 (r: 1 → 0.9 → η = 0.895;
-    the point 0.9 is merged away, leaving one step of 0.105 > h). Expected: a valid grid (e.g.
-    do not merge when that makes a step longer than h, or require h ≥ 1.1 ε)."""
+    """``h >= eps`` suffices, as documented: a short last geometric step is not merged when the
+    merged step would be longer than h. Input: T=5, eta=0.895, h=0.1, eps=0.1 (r: 1 → 0.9 → η =
+    0.895; merging 0.9 away would leave one step of 0.105 > h), which gives a valid grid."""
     grid = TimeGrid.early_stopping(T=5.0, eta=0.895, h=0.1, eps=0.1)
     _check_structure(grid, h_max=0.1)
 
@@ -293,9 +288,9 @@ def test_early_stopping_h_equal_eps():
 def test_early_stopping_property(T, eta_frac, h_factor, eps):
     """Every early-stopping grid validates, tiles [0, T - η] and follows the schedule.
 
-    η ranges over (0, min(T, 1)) here (η ≥ 1 with T > 1 is the separate failing test
+    η ranges over (0, min(T, 1)) here (η ≥ 1 with T > 1 is covered by
     ``test_early_stopping_eta_above_one``); ``h ≥ 1.2 ε`` stays clear of the h = ε edge
-    (``test_early_stopping_h_equal_eps``).
+    (covered by ``test_early_stopping_h_equal_eps``).
     """
     eta = eta_frac * min(T, 1.0)
     h = h_factor * eps
@@ -338,10 +333,8 @@ def test_uniform_bad_input(kwargs, exc, word):
 
 
 def test_uniform_non_integer_steps_named():
-    """BUG (grid.py TimeGrid.uniform, the ``for m in steps`` branch): a scalar non-integer
-    ``steps=2.5`` is treated as a per-block sequence and fails with ``TypeError: 'float' object is
-    not iterable``, which does not name the parameter. Expected: ValueError/TypeError whose
-    message names ``steps``."""
+    """A scalar non-integer ``steps=2.5`` is rejected with an error whose message names ``steps``
+    (not treated as a per-block sequence)."""
     with pytest.raises((ValueError, TypeError), match="steps"):
         TimeGrid.uniform(T=1.0, eta=0.1, blocks=2, steps=2.5)
 

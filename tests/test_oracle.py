@@ -462,11 +462,8 @@ def test_initial_law_is_honoured():
 
 def test_auto_path_honours_non_commuting_initial():
     """path="auto" (the default) must give the law for any Gaussian initial law: an initial
-    covariance that is not diagonal in the target's eigenbasis should select the dense path.
-
-    LIBRARY BUG (oracle.py, ``_AffineScore.__init__`` / ``initial``): "auto" chooses the fast path from
-    the target and the error only, and ``initial()`` then raises ValueError("initial must be diagonal
-    in the target's eigenbasis on the fast path (use path='dense')") for this valid input.
+    covariance that is not diagonal in the target's eigenbasis selects the dense path, and the law
+    equals the dense one to 1e-12.
     """
     grid = tiny_grids()["arrays-3"]
     target = full_target(2)
@@ -480,11 +477,9 @@ def test_fast_path_initial_on_grouped_coordinates_is_exact():
     """The fast path computes coordinates with equal (mean, variance) once. An initial law that differs
     on such coordinates must either be refused (ValueError, as documented) or handled exactly.
 
-    LIBRARY BUG (oracle.py:166, ``_AffineScore.initial``): the check uses ``torch.allclose`` with its
-    default tolerances (rtol 1e-5, atol 1e-8), so an initial law differing by 1e-6 relative on grouped
-    coordinates is silently replaced by the representative's: with the target N(0, diag(0.5, 0.5)) and
-    initial N((0, 1e-9), diag(1, 1 + 1e-6)) the fast law's covariance is off by 7.9e-9 and its mean by
-    8.9e-11 from the dense (exact) law. Expected: exact equality in the check (or per-member classes).
+    With the target N(0, diag(0.5, 0.5)) and the initial law N((0, 1e-9), diag(1, 1 + 1e-6)), which
+    differs by 1e-6 relative on the two coordinates, the fast law equals the dense (exact) law to
+    1e-12: coordinates are grouped only when their initial parameters are exactly equal.
     """
     grid = tiny_grids()["uniform-2x5"]
     target = Gaussian(torch.zeros(2, dtype=F64), torch.tensor([0.5, 0.5], dtype=F64))
