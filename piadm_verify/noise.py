@@ -6,8 +6,10 @@ Every sampler draws its randomness through a :class:`NoiseSource`, in this order
 2. for each block n, in order:
    * SDE (v ≠ 0): the standardised increments of the block, one tensor of shape (M_n, n, d)
      (once per block; a scheme with ``shared_noise=False`` draws one per Picard iteration);
-   * ODE corrector: a fresh velocity (n, d), then per sub-block two tensors (M†, n, d) that
-     build the correlated pair ``(ξ_x, ξ_v)``.
+   * ODE corrector: a fresh velocity (n, d) (with ``refresh_velocity=False``: drawn once, at the
+     first corrector, and carried over from then on), then per sub-block one tensor (2, M†, n, d)
+     of standard normals that builds the correlated pair ``(ξ_x, ξ_v)`` (a corrector with
+     ``shared_noise=False`` makes piadm_ode draw one per Picard iteration).
 
 The parallel sampler and its sequential reference call the same methods in the same order, so
 one generator seed gives both the same Brownian path. Standard normals are drawn and scaled
