@@ -33,7 +33,7 @@ from .grid import TimeGrid
 from .noise import NoiseSource
 from .oracle import _AffineScore, picard_block_maps, sequential_block_map
 from .schemes import EXPONENTIAL_INTEGRATOR, KineticStep, SDEScheme
-from .sde import picard_block
+from .sde import picard_block, sequential_block
 
 __all__ = ["Corrector", "piadm_ode", "sequential_ode", "exact_law_ode", "exact_laws_ode"]
 
@@ -160,16 +160,20 @@ def _picard_corrector(score, level: float, x: torch.Tensor, v: torch.Tensor, cor
 
 def _sequential_corrector(score, level: float, x: torch.Tensor, v: torch.Tensor, corrector: Corrector,
                           noise: NoiseSource, block: int):
+    """The corrector step by step (one force call per step) at forward level ``s* = level``; returns (x, v)."""
     k = corrector.kinetic
     time = torch.tensor([[level]], dtype=x.dtype, device=x.device)
     a, b, c = k.a, k.velocity_force, k.position_force
-    for _ in range(corrector.sub_blocks):
+    for sub in range(corrector.sub_blocks):
         xi_x, xi_v = _corrector_noise(noise, corrector)
+        stage = f"corrector sub-block {sub}, step"
         for j in range(corrector.steps):
             force = evaluate_score(score, x[None], time, None)[0]
+            if not torch.isfinite(force).all():
+                raise NonFiniteError("sequential_ode", "force", block, j, stage=stage)
             x, v = x + b * v + c * force + xi_x[j], a * v + b * force + xi_v[j]
             if not torch.isfinite(x).all():
-                raise NonFiniteError("sequential_ode", "corrector iterate", block, j, stage="corrector step")
+                raise NonFiniteError("sequential_ode", "corrector iterate", block, j, stage=stage)
     return x, v
 
 
@@ -185,7 +189,7 @@ def _run_ode(parallel: bool, score, grid, K, n, dim, x0, generator, dtype, devic
             y, res, _ = picard_block(env.score, block, y, K, scheme, 0.0, env.noise, max_points, sampler=name)
             residuals.append(res)
         else:
-            y = _sequential_predictor(env.score, block, y, scheme)
+            y = sequential_block(env.score, block, y, scheme, 0.0, env.noise, sampler=name)
         if corrector is None:
             continue
         if velocity is None or corrector.refresh_velocity:
@@ -196,17 +200,6 @@ def _run_ode(parallel: bool, score, grid, K, n, dim, x0, generator, dtype, devic
         else:
             y, velocity = _sequential_corrector(env.score, block.end_time, y, velocity, corrector, env.noise, block.index)
     return y, corrector, residuals
-
-
-def _sequential_predictor(score, block, y, scheme: SDEScheme):
-    as_t = lambda a: torch.as_tensor(a, dtype=y.dtype, device=y.device)
-    eps = block.steps
-    decay, weight, times = as_t(scheme.decay(eps)), as_t(scheme.score_weight(eps, 0.0)), as_t(block.score_times)
-    for j in range(eps.shape[0]):
-        y = decay[j] * y + weight[j] * evaluate_score(score, y[None], times[j].reshape(1, 1), None)[0]
-        if not torch.isfinite(y).all():
-            raise NonFiniteError("sequential_ode", "iterate", block.index, j, stage="step")
-    return y
 
 
 @torch.no_grad()

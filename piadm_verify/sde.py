@@ -21,7 +21,7 @@ from .grid import GridBlock, TimeGrid
 from .noise import NoiseSource
 from .schemes import EXPONENTIAL_INTEGRATOR, SDEScheme
 
-__all__ = ["piadm_sde", "sequential_sde", "picard_block"]
+__all__ = ["piadm_sde", "sequential_sde", "picard_block", "sequential_block"]
 
 
 def picard_block(
@@ -85,6 +85,36 @@ def picard_block(
         gap = (scores - true).pow(2).sum(-1).mean(-1)
         path_kl = 0.5 * float((as_t(np.array(eps)) * gap).sum())
     return BlockOutput(path[-1], residuals, path_kl)
+
+
+def sequential_block(
+    score,
+    block: GridBlock,
+    y: torch.Tensor,
+    scheme: SDEScheme,
+    v: float,
+    noise: NoiseSource,
+    sampler: str = "sequential_sde",
+) -> torch.Tensor:
+    """One block of the sequential sampler (SPEC.md §4), one score call per step:
+    ``y_{j+1} = d_j y_j + c_j score(y_j, s_{n,j}) + v ζ_j``, with the block's ``ζ`` drawn in one
+    tensor (M_n, n, d) before the first step (none for v = 0). Returns ``y_{M_n}``; raises
+    :class:`NonFiniteError` naming the block and step where a score or the iterate stops being finite.
+    """
+    as_t = lambda a: torch.as_tensor(a, dtype=y.dtype, device=y.device)
+    eps = block.steps
+    decay, weight, times = as_t(scheme.decay(eps)), as_t(scheme.score_weight(eps, v)), as_t(block.score_times)
+    zeta = noise.increments(scheme.noise_variance(eps)) if v != 0.0 else None
+    for j in range(eps.shape[0]):
+        s_j = evaluate_score(score, y[None], times[j].reshape(1, 1), None)[0]
+        if not torch.isfinite(s_j).all():
+            raise NonFiniteError(sampler, "score", block.index, j, stage="step")
+        y = decay[j] * y + weight[j] * s_j
+        if zeta is not None:
+            y = y + v * zeta[j]
+        if not torch.isfinite(y).all():
+            raise NonFiniteError(sampler, "iterate", block.index, j, stage="step")
+    return y
 
 
 class BlockOutput(NamedTuple):
@@ -187,18 +217,6 @@ def sequential_sde(
         raise ValueError("sequential_sde needs an explicit scheme (score_point='left')")
     env = setup(score, grid, n, dim, x0, generator, dtype, device, scheme)
     y = env.x0 if env.x0 is not None else env.noise.initial(scheme.initial_variance)
-    as_t = lambda a: torch.as_tensor(a, dtype=env.dtype, device=env.device)
     for block in grid:
-        eps = block.steps
-        decay, weight, times = as_t(scheme.decay(eps)), as_t(scheme.score_weight(eps, v)), as_t(block.score_times)
-        zeta = env.noise.increments(scheme.noise_variance(eps)) if v != 0.0 else None
-        for j in range(eps.shape[0]):
-            s_j = evaluate_score(env.score, y[None], times[j].reshape(1, 1), None)[0]
-            if not torch.isfinite(s_j).all():
-                raise NonFiniteError("sequential_sde", "score", block.index, j, stage="step")
-            y = decay[j] * y + weight[j] * s_j
-            if zeta is not None:
-                y = y + v * zeta[j]
-            if not torch.isfinite(y).all():
-                raise NonFiniteError("sequential_sde", "iterate", block.index, j, stage="step")
+        y = sequential_block(env.score, block, y, scheme, v, env.noise)
     return SamplerResult(samples=y, rounds=grid.total_steps, score_evals=grid.total_steps, peak_points=1)

@@ -24,7 +24,9 @@ from piadm_verify import (
     NoiseSource,
     SamplerResult,
     TimeGrid,
+    piadm_ode,
     piadm_sde,
+    sequential_ode,
     sequential_sde,
 )
 from piadm_verify.sde import picard_block
@@ -425,6 +427,52 @@ def test_nonfinite_score_sequential(block, step):
     assert (err.block, err.iteration) == (block, step)
     assert f"block {block}" in str(err) and f"step {step}" in str(err)
     assert "sequential_sde" in str(err)
+
+
+@pytest.mark.parametrize("block,step", [(0, 0), (1, 2), (3, 8)])
+def test_nonfinite_score_sequential_ode(block, step):
+    """sequential_ode's predictor reports a NaN score as a score failure with its block and step,
+    in the words of sequential_sde (the two share the step loop)."""
+    grid, target = es_grid(), diag_target()
+    call = sum(grid.steps_per_block[:block]) + step
+    with pytest.raises(NonFiniteError) as info:
+        sequential_ode(NaNAt(target, call), grid, n=4, dim=3, generator=0)
+    err = info.value
+    assert (err.block, err.iteration) == (block, step)
+    assert str(err) == f"sequential_ode: non-finite score in block {block}, step {step}"
+
+
+ODE_CORRECTOR = dict(K=2, steps=3, sub_blocks=2, h=0.5, gamma=2.0)
+
+
+@pytest.mark.parametrize("block,sub,step", [(0, 0, 0), (1, 1, 2), (3, 0, 1)])
+def test_nonfinite_force_sequential_ode_corrector(block, sub, step):
+    """A NaN force in sequential_ode's corrector is reported as a force failure naming the block,
+    the corrector sub-block and the step (calls per block: M_n predictor steps, then N† M†)."""
+    grid, target = es_grid(), diag_target()
+    per_sub = ODE_CORRECTOR["steps"]
+    per_block = [m + ODE_CORRECTOR["sub_blocks"] * per_sub for m in grid.steps_per_block]
+    call = sum(per_block[:block]) + grid.steps_per_block[block] + sub * per_sub + step
+    with pytest.raises(NonFiniteError) as info:
+        sequential_ode(NaNAt(target, call), grid, n=4, dim=3, corrector=ODE_CORRECTOR, generator=0)
+    err = info.value
+    assert (err.block, err.iteration) == (block, step)
+    assert str(err) == f"sequential_ode: non-finite force in block {block}, corrector sub-block {sub}, step {step}"
+
+
+@pytest.mark.parametrize("block,sub,iteration", [(0, 0, 0), (2, 1, 1)])
+def test_nonfinite_force_piadm_ode_corrector(block, sub, iteration):
+    """The same for piadm_ode: a NaN force names the block, the corrector sub-block and the Picard
+    iteration (rounds per block: K predictor iterations, then N† K†)."""
+    grid, target, K = es_grid(), diag_target(), 2
+    per_block = K + ODE_CORRECTOR["sub_blocks"] * ODE_CORRECTOR["K"]
+    call = block * per_block + K + sub * ODE_CORRECTOR["K"] + iteration
+    with pytest.raises(NonFiniteError) as info:
+        piadm_ode(NaNAt(target, call), grid, K, n=4, dim=3, corrector=ODE_CORRECTOR, generator=0)
+    err = info.value
+    assert (err.block, err.iteration) == (block, iteration)
+    assert str(err) == (f"piadm_ode: non-finite force in block {block}, corrector sub-block {sub}, "
+                        f"Picard iteration {iteration}")
 
 
 def test_nonfinite_error_is_floating_point_error():
