@@ -31,7 +31,7 @@ from analytic import Gaussian
 from ._common import NonFiniteError, SamplerResult, evaluate_score, positive_int, residual, setup
 from .grid import TimeGrid
 from .noise import NoiseSource
-from .oracle import _AffineScore, picard_block_maps, sequential_block_map
+from .oracle import BlockMap, _AffineScore, picard_block_maps, sequential_block_map
 from .schemes import EXPONENTIAL_INTEGRATOR, KineticStep, SDEScheme
 from .sde import picard_block, sequential_block
 
@@ -415,7 +415,8 @@ def joint_with_fresh_velocity(mean: torch.Tensor, cov: torch.Tensor):
 
 
 def _push(A, c, V, mean, cov):
-    return (A @ mean[..., None])[..., 0] + c, A @ cov @ A.transpose(-1, -2) + V
+    """:meth:`~piadm_verify.oracle.BlockMap.push` for a map given as the triple ``(A, c, V)``."""
+    return BlockMap(A, c, V).push(mean, cov)
 
 
 def _force_terms(model: _AffineScore, level: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -492,11 +493,7 @@ def exact_laws_ode(
             joint_mean, joint_cov = _push(A, c, V, joint_mean, joint_cov)
             if corrector is not None:
                 if corrector.refresh_velocity:
-                    joint_mean, joint_cov = joint_mean.clone(), joint_cov.clone()
-                    joint_mean[:, p:] = 0.0
-                    joint_cov[:, p:, :] = 0.0
-                    joint_cov[:, :, p:] = 0.0
-                    joint_cov[:, p:, p:] = torch.eye(p, dtype=_WORK)
+                    joint_mean, joint_cov = joint_with_fresh_velocity(joint_mean[:, :p], joint_cov[:, :p, :p])
                 for _ in range(corrector.sub_blocks):
                     joint_mean, joint_cov = _push(*correctors[Kc], joint_mean, joint_cov)
             laws[(K, Kc)] = (joint_mean, joint_cov)
