@@ -26,7 +26,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
-from .claims import PICARD_FLOOR, picard_plateau
+from .claims import ALPHA, FLAT_CONSTANT, PICARD_FLOOR, picard_plateau
 
 __all__ = [
     "DPI",
@@ -37,6 +37,11 @@ __all__ = [
     "horizon_plot",
     "rounds_plot",
     "work_precision_plot",
+    "relaxation_plot",
+    "mixture_fit_plot",
+    "mixture_picard_plot",
+    "mixture_delta_plot",
+    "mixture_separation_plot",
 ]
 
 DPI = 100
@@ -226,7 +231,7 @@ def relaxation_plot(tables: Mapping, verdicts: Mapping, out_dir: Path, *, filena
 
 
 # -- rounds and space ----------------------------------------------------------------------------------------
-def rounds_plot(tables: Mapping, verdicts: Mapping, out_dir: Path, *, flat_constant: float = 2.0,
+def rounds_plot(tables: Mapping, verdicts: Mapping, out_dir: Path, *, flat_constant: float = FLAT_CONSTANT,
                 claim: str = "rounds_log_growth", filename: str = "rounds.png") -> list[str]:
     """Under the theorems' presets, against d: rounds (PIADM-SDE ``K*·N`` and at the preset K, the
     sequential sampler's ``N·M``), space (PIADM ``d·M``; the sequential sampler holds one point, ``d``)
@@ -305,7 +310,7 @@ def _replicate_means(rows, x: str, y: str) -> tuple[np.ndarray, np.ndarray]:
     return xs, means
 
 
-def mixture_fit_plot(tables: Mapping, verdicts: Mapping, out_dir: Path, *, alpha: float = 1e-4,
+def mixture_fit_plot(tables: Mapping, verdicts: Mapping, out_dir: Path, *, alpha: float = ALPHA,
                      filename: str = "mixture_fit.png") -> list[str]:
     """Tests of fit against p_η: the p-value of every (target, sampler, test) on a log axis, with the
     level α below which a check fails."""
@@ -432,5 +437,3 @@ def mixture_separation_plot(tables: Mapping, verdicts: Mapping, out_dir: Path, *
     _legend(right, fontsize=7)
     return [_save(fig, out_dir, filename)]
 
-
-__all__ += ["mixture_fit_plot", "mixture_picard_plot", "mixture_delta_plot", "mixture_separation_plot"]

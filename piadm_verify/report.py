@@ -35,6 +35,7 @@ from tqdm import tqdm
 
 from . import claims as sde_claims
 from . import stats
+from .claims import ALPHA_FAMILY
 from .suites import Study, Verdict, evaluate_claims, verdicts
 from .sweeps import Table
 
@@ -43,7 +44,6 @@ __all__ = ["REPORT_FORMAT", "ALPHA_FAMILY", "ReportError", "Report", "environmen
 
 REPORT_FORMAT = "piadm-verify-report"
 REPORT_VERSION = 1
-ALPHA_FAMILY = 1e-4
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -53,12 +53,12 @@ class ReportError(Exception):
 
 @dataclass(frozen=True)
 class Report:
-    """What :func:`write_report` did: where, the verdicts and the family verdict, the timings."""
+    """What :func:`write_report` did: where, the verdicts and the family verdict (None when there are no
+    claims or Holm cannot assess them; ``report.md`` and ``results.json`` say why), the timings."""
 
     out_dir: Path
     verdicts: list[Verdict]
     family: stats.FamilyResult | None
-    family_note: str
     plots: list[str]
     seconds: float
 
@@ -343,5 +343,5 @@ def write_report(studies: Sequence[Study], out_dir, *, suite: str = "custom", se
         if writing and isinstance(error, OSError):
             raise ReportError(f"cannot write the report to {target}: {error}") from error
         raise
-    return Report(target, all_verdicts, family, family_note, [f for files in plot_files.values() for f in files],
+    return Report(target, all_verdicts, family, [f for files in plot_files.values() for f in files],
                   time.perf_counter() - start)

@@ -3,16 +3,19 @@
 A :class:`Study` is one sweep as the report sees it: how to run it (a seed → a
 :class:`~piadm_verify.sweeps.Table`), which claims judge its table, how to plot it and how to read
 it. A suite is a list of studies; :data:`SUITES` names the suites the command line offers. The
-report code knows nothing about particular studies, so a new study (PIADM-ODE, Gaussian mixtures)
-is added by appending a ``Study`` to the suites' lists::
+report code knows nothing about particular studies: :func:`sde_studies`, :func:`ode_studies` and
+:func:`mixture_studies` build the ones here, a new study is one more ``Study`` in a suite's list, and
+any list of studies makes a report::
 
-    from piadm_verify.suites import SUITES, Study, sweep_study
+    from piadm_verify.claims import sde_claims
+    from piadm_verify.report import write_report
+    from piadm_verify.suites import sweep_study
+    from piadm_verify.sweeps import StepSweep, step_sweep
 
-    SUITES["quick"].append(sweep_study(
-        "ode_rounds", "PIADM-ODE rounds and space", ode_rounds_sweep, OdeRoundsSweep(),
-        claims=lambda table, alpha: ode_claims({table.name: table}, alpha),
-        plot=None,                     # the rounds plot already draws a table named "ode_rounds"
-        reading="…", theory={"ode_rounds_log_growth": "K* ∝ log d"}))
+    eps = sweep_study("eps", "Discretisation step (ε)", step_sweep, StepSweep(steps=(5, 10, 20, 40, 80)),
+                      claims=lambda table, alpha: sde_claims({table.name: table}, alpha),
+                      reading="The error-free floor against the step ε.")
+    write_report([eps], "reports/eps")
 
 ``Study.name`` must be the name of the table ``run`` returns (the key under which plots and
 ``results.json`` find it). Sweeps, claims and plots are the functions the tests use too: nothing
@@ -79,7 +82,7 @@ from .sweeps import (
 )
 
 __all__ = ["CI_LEVEL", "Verdict", "Study", "sweep_study", "no_claims", "evaluate_claims", "verdicts", "sde_studies",
-           "ode_studies", "SUITES"]
+           "ode_studies", "mixture_studies", "SUITES"]
 
 CI_LEVEL = 0.95
 
@@ -209,16 +212,16 @@ def _sde_claims(table: Table, alpha: float) -> list[CheckResult]:
 
 SDE_THEORY = {
     "picard_geometric_h1": "rate ≤ −1 per iteration (d T e^{−K})",
-    "picard_exact_at_M": "KL = 0 once K ≥ M (≤ 1e-12)",
+    "picard_exact_at_M": f"KL = 0 once K ≥ M (≤ {sde.PICARD_EXACT_TOL:g})",
     "plateau_grows_with_h": "plateau grows with h (L² h e^h small)",
     "delta_quadratic_bias": "slope 2 (δ₂²), ± 0.1",
     "delta_quadratic_affine": "slope 2 (δ₂²), ± 0.1",
-    "delta_girsanov": "KL / ½δ₂² ≤ 1 (+5%)",
+    "delta_girsanov": f"KL / ½δ₂² ≤ 1 (+{sde.GIRSANOV_TOL:.0%})",
     "eps_floor": "slope ≥ 1 (d ε T)",
     "horizon_decay": "rate ≤ −1 (d e^{−T})",
     "dimension_linear_product": "slope 1 (d), ± 0.02",
     "dimension_at_most_linear": "slope ≤ 1 (d)",
-    "rounds_error_bounded": "KL / δ² ≤ 2",
+    "rounds_error_bounded": f"KL / δ² ≤ {sde.FLAT_CONSTANT:g}",
     "rounds_error_flat": "slope ≤ 0 (+0.1) in d",
     "rounds_log_growth": "K* = a + b log d, b > 0, no d^p",
     "sequential_steps_linear": "slope 1 (N·M ∝ d), ± 0.05",
@@ -316,10 +319,10 @@ ODE_THEORY = {
     "ode_delta_tv_affine": "slope 1 (TV ∝ δ_∞), ± 0.1",
     "ode_delta_kl_affine": "slope 2 (KL ∝ δ_∞²), ± 0.1",
     "ode_eps_floor": "slope ≥ 1 − 0.05 (√d ε T)",
-    "ode_tv_sqrt_d": "slope ½ (TV ∝ √d while ≤ 0.3), ± 0.05",
+    "ode_tv_sqrt_d": f"slope ½ (TV ∝ √d while ≤ {sde.TV_SQRT_D_LIMIT:g}), ± 0.05",
     "ode_tv_saturates": "TV < 1, increasing",
     "ode_exact_when_converged": "TV = 0 once K ≥ M, K† ≥ M† (≤ 1e-10)",
-    "ode_rounds_error_bounded": "TV / δ ≤ 1",
+    "ode_rounds_error_bounded": f"TV / δ ≤ {sde.TV_FLAT_CONSTANT:g}",
     "ode_rounds_error_flat": "slope ≤ 0 (+0.1) in d",
     "ode_rounds_log_growth_k_star": "K* = a + b log d, b > 0, no d^p",
     "ode_rounds_log_growth_corrector_k_star": "K†* = a + b log d, b > 0, no d^p",
@@ -432,21 +435,22 @@ def _mixture_claims(table: Table, alpha: float) -> list[CheckResult]:
 def _mixture_theory(fit: MixtureFitSweep, picard: MixturePicardSweep, delta: MixtureDeltaSweep,
                     histogram: MixtureHistogramSweep | None) -> dict[str, str]:
     """What the theory says about each mixture claim (claim names carry the target)."""
-    theory = {"mixture_picard_exact_at_M": "X^(M) = X^seq (nilpotent Picard map), ≤ 1e-20",
-              "mixture_k_star_separation": "K* finite; slope in log L ≥ −0.25 (weak)"}
+    low, high = sde.MIXTURE_GIRSANOV_BAND
+    theory = {"mixture_picard_exact_at_M": f"X^(M) = X^seq (nilpotent Picard map), ≤ {sde.MIXTURE_EXACT_TOL:g}",
+              "mixture_k_star_separation": f"K* finite; slope in log L ≥ −{sde.MIXTURE_K_STAR_MARGIN:g} (weak)"}
     for target in fit.targets:
         for sampler in fit.samplers:
             for test in ("ks", "cvm", "mode_weight"):
                 theory[f"mixture_fit_{target}_{sampler}_{test}"] = "q̂ = p_η up to KL ≲ δ² (p > α)"
     for target in picard.targets:
         theory[f"mixture_picard_decay_{target}"] = "rate ≤ −1 per iteration (d T e^{−K})"
-        theory[f"mixture_hist_floor_{target}"] = "KL(p_η ‖ q̂) ≤ δ² = 0.01"
+        theory[f"mixture_hist_floor_{target}"] = f"KL(p_η ‖ q̂) ≤ δ² = {sde.MIXTURE_KL_TOLERANCE:g}"
     for target in delta.targets:
-        theory[f"mixture_path_kl_quadratic_{target}"] = "slope ≥ 2 − 0.1 (δ₂²)"
-        theory[f"mixture_girsanov_{target}"] = "path KL = ½δ₂² (band 0.8–1.25)"
-        theory[f"mixture_msd_quadratic_{target}"] = "slope ≥ 2 − 0.1 (δ₂²)"
+        theory[f"mixture_path_kl_quadratic_{target}"] = f"slope ≥ 2 − {sde.MIXTURE_SLOPE_MARGIN:g} (δ₂²)"
+        theory[f"mixture_girsanov_{target}"] = f"path KL = ½δ₂² (band {low:g}–{high:g})"
+        theory[f"mixture_msd_quadratic_{target}"] = f"slope ≥ 2 − {sde.MIXTURE_SLOPE_MARGIN:g} (δ₂²)"
     for target in (histogram.targets if histogram is not None else ()):
-        theory[f"mixture_hist_excess_quadratic_{target}"] = "slope ≥ 2 − 0.25 (KL ∝ δ₂²)"
+        theory[f"mixture_hist_excess_quadratic_{target}"] = f"slope ≥ 2 − {sde.MIXTURE_HIST_MARGIN:g} (KL ∝ δ₂²)"
     return theory
 
 
@@ -461,7 +465,7 @@ MIXTURE_READINGS = {
     "mixture_picard": (
         "Picard iterations on mixtures with the exact score. The Girsanov path quantity (SPEC.md §9) then "
         "measures the Picard error alone: it falls super-geometrically after a short plateau (fitted where its "
-        "replicate mean is at least 10× its Monte Carlo error; dashed: the theorem's e^{−K}), while the "
+        f"replicate mean is at least {sde.MIXTURE_RESOLVED:g}× its Monte Carlo error; dashed: the theorem's e^{{−K}}), while the "
         "bias-corrected histogram KL to p_η (d ≤ 2) falls within a few iterations to its Monte Carlo floor."),
     "mixture_delta": (
         "Calibrated non-affine (fourier) score errors of size δ₂ under common random numbers. With converged "
@@ -518,4 +522,3 @@ SUITES["full"] += mixture_studies(
     separation=MixtureSeparationSweep(separations=(2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0), replicates=8,
                                       steps_per_unit=16),
     histogram=MixtureHistogramSweep())
-__all__ += ["mixture_studies"]

@@ -176,7 +176,7 @@ def _failing_study(seed):
     raise RuntimeError("sweep exploded")
 
 
-def test_a_failing_study_leaves_the_previous_report_untouched(written, tmp_path):
+def test_a_failing_study_leaves_the_previous_report_untouched(tmp_path):
     out = tmp_path / "quick"
     studies = [sweep_study("eps", "ε", step_sweep, TINY_CONFIGS["eps"])]
     report.write_report(studies, out, quiet=True)
