@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .grid import TimeGrid
+from .grid import TimeGrid, positive_int  # positive_int lives with the grid, which needs it too
 from .noise import NoiseSource, make_generator
 from .schemes import SDEScheme
 
@@ -50,12 +50,6 @@ class NonFiniteError(FloatingPointError):
         self.block = block
         self.iteration = iteration
         super().__init__(f"{sampler}: non-finite {what} in block {block}, {stage} {iteration}")
-
-
-def positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def resolve_score(score):
@@ -113,6 +107,19 @@ def setup(score, grid, n, dim, x0, generator, dtype, device, scheme=None) -> Set
     if x0 is not None:
         x0 = x0.to(dtype=dtype, device=device)
     return Setup(score, n, dim, dtype, device, noise, x0)
+
+
+def positive_ints(values, name: str) -> list[int]:
+    """An integer ≥ 1 or a non-empty iterable of them, as a sorted list without repeats."""
+    if isinstance(values, (int, np.integer)) and not isinstance(values, bool):
+        return [positive_int(values, name)]
+    try:
+        items = list(values)
+    except TypeError:
+        items = []
+    if not items or any(isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1 for k in items):
+        raise ValueError(f"{name} must be a positive integer (or a non-empty list of them), got {values!r}")
+    return sorted({int(k) for k in items})
 
 
 def check_v(v) -> float:

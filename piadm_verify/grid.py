@@ -56,7 +56,8 @@ class GridBlock:
         return self.horizon - (self.start + self.length)
 
 
-def _positive_int(value, name: str) -> int:
+def positive_int(value, name: str) -> int:
+    """``value`` as an int if it is an integer ≥ 1 (bool excluded), else a ValueError naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
@@ -104,7 +105,7 @@ class TimeGrid:
         blocks: list = []
         for n, (h, sub) in enumerate(zip(lengths, sub_grids)):
             if isinstance(sub, (int, np.integer)) and not isinstance(sub, bool):
-                blocks.append((float(h), _positive_int(sub, f"sub_grids[{n}]")))
+                blocks.append((float(h), positive_int(sub, f"sub_grids[{n}]")))
                 continue
             taus = np.array(sub, dtype=np.float64)
             if taus.ndim != 1 or taus.shape[0] < 2:
@@ -130,11 +131,11 @@ class TimeGrid:
     def uniform(cls, T: float, eta: float, blocks: int, steps) -> "TimeGrid":
         """``blocks`` equal blocks on ``[0, T - η]``, each with ``steps`` equal steps (an int, or one per block)."""
         T, eta = _check_horizon(T, eta)
-        n_blocks = _positive_int(blocks, "blocks")
+        n_blocks = positive_int(blocks, "blocks")
         if isinstance(steps, (int, np.integer, float, np.floating)) or isinstance(steps, bool):
-            per_block = [_positive_int(steps, "steps")] * n_blocks
+            per_block = [positive_int(steps, "steps")] * n_blocks
         else:
-            per_block = [_positive_int(m, "steps") for m in steps]
+            per_block = [positive_int(m, "steps") for m in steps]
             if len(per_block) != n_blocks:
                 raise ValueError(f"steps must be an int or have one entry per block ({n_blocks})")
         return cls(T, eta, np.linspace(0.0, T - eta, n_blocks + 1), per_block)

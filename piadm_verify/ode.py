@@ -28,7 +28,7 @@ import torch
 
 from analytic import Gaussian
 
-from ._common import NonFiniteError, SamplerResult, evaluate_score, positive_int, residual, setup
+from ._common import NonFiniteError, SamplerResult, evaluate_score, positive_int, positive_ints, residual, setup
 from .grid import TimeGrid
 from .noise import NoiseSource
 from .oracle import BlockMap, _AffineScore, picard_block_maps, sequential_block_map
@@ -452,15 +452,14 @@ def exact_laws_ode(
     Converged counts (K ≥ M_n, or K† ≥ M† with shared noise) use the sequential maps, which they
     equal exactly (the discrete Picard maps are nilpotent), at O(M) instead of O(K·M) cost.
     """
-    Ks = [Ks] if isinstance(Ks, int) else list(Ks)
-    Ks = sorted({positive_int(K, "K") for K in Ks})
+    Ks = positive_ints(Ks, "K")
     corrector = Corrector.make(corrector)
     if not isinstance(grid, TimeGrid):
         raise TypeError(f"grid must be a TimeGrid, got {type(grid).__name__}")
     if corrector is None:
         corrector_Ks = [0]
     else:
-        corrector_Ks = sorted({positive_int(k, "corrector K") for k in (corrector_Ks or [corrector.K])})
+        corrector_Ks = positive_ints(corrector.K if corrector_Ks is None else corrector_Ks, "corrector_Ks")
     model = _AffineScore(target, error, path, scheme.initial_variance, initial)
     C, p = model.C, model.p
     start = joint_with_fresh_velocity(*model.initial_law())

@@ -37,6 +37,7 @@ import torch
 
 from analytic import Gaussian
 
+from ._common import check_v, positive_ints
 from ._kernels import picard_maps, sequential_maps, time_factors
 from .grid import GridBlock, TimeGrid
 from .schemes import EXPONENTIAL_INTEGRATOR, SDEScheme
@@ -319,13 +320,6 @@ def sequential_block_map(block: GridBlock, model: _AffineScore, scheme: SDESchem
 
 
 # -- public ------------------------------------------------------------------------------------------
-def _check_Ks(Ks) -> list[int]:
-    Ks = [Ks] if isinstance(Ks, int) and not isinstance(Ks, bool) else list(Ks)
-    if not Ks or any(isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1 for k in Ks):
-        raise ValueError(f"K must be a positive integer (or a non-empty list of them), got {Ks!r}")
-    return sorted({int(k) for k in Ks})
-
-
 def exact_laws(
     target: Gaussian,
     grid: TimeGrid,
@@ -348,15 +342,14 @@ def exact_laws(
         raise TypeError(f"grid must be a TimeGrid, got {type(grid).__name__}")
     if not isinstance(scheme, SDEScheme):
         raise TypeError(f"scheme must be an SDEScheme, got {type(scheme).__name__}")
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v < 0:
-        raise ValueError(f"v must be a finite number >= 0, got {v!r}")
+    v = check_v(v)
     model = _AffineScore(target, error, path, scheme.initial_variance, initial)
     if method == "sequential_sde":
         Ks = [0]
         if scheme.score_point != "left":
             raise ValueError("method='sequential_sde' needs an explicit scheme (score_point='left')")
     elif method == "sde":
-        Ks = _check_Ks(Ks)
+        Ks = positive_ints(Ks, "K")
     elif method == "ode":
         raise ValueError("exact_laws covers method='sde' and 'sequential_sde'; use exact_law(..., method='ode')")
     else:

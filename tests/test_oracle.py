@@ -28,6 +28,7 @@ from scipy import special, stats
 from analytic import Gaussian, GaussianMixture, gaussian_kl
 from piadm_verify import EulerMaruyama, ExponentialIntegrator, TimeGrid, piadm_sde
 from piadm_verify.errors import inject_error
+from piadm_verify.ode import exact_laws_ode
 from piadm_verify.oracle import exact_law, exact_laws
 from piadm_verify.presets import sde_preset
 from piadm_verify.sweeps import product_target
@@ -570,6 +571,23 @@ def test_bad_inputs():
         exact_law(target, grid, "sequential_sde", scheme=ExponentialIntegrator(score_point="right"))
     with pytest.raises(TypeError):
         exact_law(target, "grid", K=2)
+
+
+def test_both_oracles_check_K_lists_alike():
+    """``exact_laws`` and ``exact_laws_ode`` share one K-list check: an int, a numpy integer or a list
+    of them is accepted; an empty list, a non-integer, a bool or K < 1 is a ValueError naming K
+    (``corrector_Ks`` for the corrector's list)."""
+    grid, target = uniform_grid(), diag_target(1)
+    assert list(exact_laws(target, grid, np.int64(2))) == [2]
+    assert list(exact_laws_ode(target, grid, np.int64(2))) == [(2, 0)]
+    for bad in ([], [0, 1], [1.5], [True], True, np.float64(2.0), "2"):
+        for oracle in (exact_laws, exact_laws_ode):
+            with pytest.raises(ValueError, match="^K must be a positive integer"):
+                oracle(target, grid, bad)
+    corrector = dict(K=2, steps=3, h=0.5)
+    assert list(exact_laws_ode(target, grid, 1, corrector, corrector_Ks=[np.int64(3), 1])) == [(1, 1), (1, 3)]
+    with pytest.raises(ValueError, match="^corrector_Ks must be a positive integer"):
+        exact_laws_ode(target, grid, 1, corrector, corrector_Ks=[])
 
 
 def test_exact_laws_sends_the_ode_to_exact_law():
