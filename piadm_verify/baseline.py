@@ -1,7 +1,7 @@
 """Canonical error rates and the regression check against them (``reports/baseline.json``).
 
 The baseline records, for fixed configurations of the theory sweeps (:mod:`piadm_verify.sweeps`,
-:mod:`piadm_verify.sweeps_ode`):
+:mod:`piadm_verify.sweeps_ode`, :mod:`piadm_verify.sweeps_mixture`):
 
 - oracle values: exact KL divergences at chosen rows of the oracle tables (``picard.distance[h=1,K=3]``);
 - fitted slopes: the estimates of the slope-type claims of :mod:`piadm_verify.claims`
@@ -17,8 +17,9 @@ file, so that a hand edit cannot loosen them):
 
 Every entry is computed by the sweeps and claims the tests and reports use. ``variant`` selects the
 sampler (:class:`~piadm_verify.sweeps.Variant`), so that a deliberately worsened sampler can be
-shown to fail the check. The file is JSON, validated on load (:func:`load`): a malformed file is a
-:class:`BaselineError`; a well-formed file whose values no longer match is a failed check.
+shown to fail the check. The file is JSON, validated on load (:func:`load`): a malformed file, or
+baseline lists that no longer fit the sweeps and claims, is a :class:`BaselineError`; a well-formed
+file whose values no longer match is a failed check.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-
 
 from . import claims as sde_claims
 from . import stats
@@ -163,7 +163,9 @@ MONTE_CARLO_SLOPES = {
 
 
 class BaselineError(Exception):
-    """A baseline file that is missing, unreadable or malformed (not a failed check)."""
+    """The check cannot run (not a failed check): a baseline file that is missing, unreadable, malformed
+    or unwritable, or baseline lists (``ORACLE_VALUES``, ``ORACLE_SLOPES``, ``MONTE_CARLO_SLOPES``)
+    that no longer fit the sweeps' configurations and the claims."""
 
 
 @dataclass(frozen=True)
@@ -204,15 +206,15 @@ def _row_name(table: str, column: str, row: Mapping) -> str:
 def _cell(table: Table, column: str, row: Mapping) -> float:
     values = table.where(**row).column(column)
     if values.size != 1:
-        raise RuntimeError(f"baseline row {_row_name(table.name, column, row)} matches {values.size} rows of "
+        raise BaselineError(f"baseline row {_row_name(table.name, column, row)} matches {values.size} rows of "
                            f"{table.name}; the baseline's rows no longer fit the sweep's configuration")
     return float(values[0])
 
 
-def compute(variant: Variant = CORRECT, *, sweeps: Mapping[str, tuple[Callable, object]] = SWEEPS) -> dict[str, Entry]:
+def compute(variant: Variant = CORRECT) -> dict[str, Entry]:
     """Recompute every baseline entry for ``variant`` (about 20 s on 2 cores)."""
     with torch_threads(1):  # see report.torch_threads: faster, and no value depends on it
-        tables = {name: sweep(config, variant) for name, (sweep, config) in sweeps.items()}
+        tables = {name: sweep(config, variant) for name, (sweep, config) in SWEEPS.items()}
     entries = [Entry(_row_name(t, c, row), "oracle", _cell(tables[t], c, row)) for t, c, row in ORACLE_VALUES]
     every = lambda alpha: (sde_claims.sde_claims(tables, alpha) + sde_claims.ode_claims(tables, alpha)
                            + sde_claims.mixture_claims(tables, alpha))
@@ -220,7 +222,7 @@ def compute(variant: Variant = CORRECT, *, sweeps: Mapping[str, tuple[Callable, 
     at_95 = {c.name: c for c in every(0.025)}
     missing = [name for name in (*ORACLE_SLOPES, *MONTE_CARLO_SLOPES) if name not in at_alpha]
     if missing:
-        raise RuntimeError(f"claims {missing} are no longer produced by claims.sde_claims/ode_claims/mixture_claims; "
+        raise BaselineError(f"claims {missing} are no longer produced by claims.sde_claims/ode_claims/mixture_claims; "
                            "update the baseline's lists")
     for name in ORACLE_SLOPES:
         entries.append(Entry(f"slope.{name}", "oracle", float(at_alpha[name].estimate), ci95=tuple(at_95[name].ci)))
@@ -230,7 +232,7 @@ def compute(variant: Variant = CORRECT, *, sweeps: Mapping[str, tuple[Callable, 
         if math.isfinite(check.estimate):
             fit = stats.fit_loglog(t.column(x), t.column(y), groups=t.column(groups))
             if abs(fit.estimate - check.estimate) > 1e-12 * max(1.0, abs(check.estimate)):
-                raise RuntimeError(f"the baseline's fit of {name} ({fit.estimate}) is not the claim's ({check.estimate}); "
+                raise BaselineError(f"the baseline's fit of {name} ({fit.estimate}) is not the claim's ({check.estimate}); "
                                    f"update MONTE_CARLO_SLOPES to the fit claims.{name} makes")
             stderr = fit.stderr
         entries.append(Entry(f"slope.{name}", "monte_carlo", float(check.estimate), stderr=float(stderr),
@@ -391,9 +393,10 @@ def write(path, entries: Mapping[str, Entry], environment: dict) -> None:
     data = {
         "format": BASELINE_FORMAT,
         "version": BASELINE_VERSION,
-        "description": ("Canonical PIADM-SDE error rates (piadm_verify.baseline). Checked by "
-                        "`piadm-verify baseline --check`: oracle values to relative 1e-8, Monte Carlo slopes to "
-                        "max(0.05, 3·stderr). Rewrite with `piadm-verify baseline --update`."),
+        "description": ("Canonical error rates of PIADM-SDE, PIADM-ODE and the Gaussian-mixture tier "
+                        "(piadm_verify.baseline). Checked by `piadm-verify baseline --check`: oracle values to "
+                        "relative 1e-8, Monte Carlo slopes to max(0.05, 3·stderr). Rewrite with "
+                        "`piadm-verify baseline --update`."),
         "environment": environment,
         "entries": {name: e.to_json() for name, e in entries.items()},
     }
@@ -413,6 +416,20 @@ def write(path, entries: Mapping[str, Entry], environment: dict) -> None:
         raise BaselineError(f"cannot write the baseline {path}: {error}") from error
 
 
+def _check_writable(path: Path) -> None:
+    """Raise :class:`BaselineError` unless a file can be created where ``path`` (or the first of its
+    missing parent directories) would go: checked before the computation, which takes a while."""
+    if path.is_dir():
+        raise BaselineError(f"cannot write the baseline {path}: it is a directory")
+    existing = next(p for p in path.parents if p.exists())
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as error:
+        raise BaselineError(f"cannot write the baseline {path}: {error.strerror or error} ({existing})") from error
+
+
 def check(path=DEFAULT_PATH, variant: Variant = CORRECT) -> Comparison:
     """Validate the baseline file, recompute for ``variant`` and compare."""
     baseline = load(path)
@@ -420,7 +437,10 @@ def check(path=DEFAULT_PATH, variant: Variant = CORRECT) -> Comparison:
 
 
 def update(path=DEFAULT_PATH, variant: Variant = CORRECT) -> Comparison:
-    """Recompute for ``variant`` and rewrite the file; returns the comparison with the old file (if it was valid)."""
+    """Recompute for ``variant`` and rewrite the file; returns the comparison with the old file (if it was valid).
+    An unwritable ``path`` is a :class:`BaselineError` before anything is computed."""
+    path = Path(path)
+    _check_writable(path)
     current = compute(variant)
     try:
         old = load(path)

@@ -14,7 +14,9 @@ current directory); ``--update`` rewrites it.
 Exit status: 0 success (a report is written whatever its verdicts; they are in the report);
 1 the baseline check found values beyond their tolerance (the diff is printed);
 2 the command could not run: bad arguments (argparse), an unwritable or unsuitable output
-directory, a missing or malformed baseline file. Messages go to stderr.
+directory or baseline file, a missing or malformed baseline file, baseline lists that no longer fit
+the sweeps; 3 an unexpected error (a study, sweep or claim crashed: a bug, not a verdict; the
+traceback is printed). Messages go to stderr.
 """
 
 from __future__ import annotations
@@ -22,14 +24,16 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["main", "build_parser", "EXIT_OK", "EXIT_CHECK_FAILED", "EXIT_USAGE"]
+__all__ = ["main", "build_parser", "EXIT_OK", "EXIT_CHECK_FAILED", "EXIT_USAGE", "EXIT_ERROR"]
 
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
 EXIT_USAGE = 2
+EXIT_ERROR = 3
 
 
 def _seed(text: str) -> int:
@@ -46,7 +50,8 @@ def build_parser(suite_names: Sequence[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="piadm-verify",
         description="Verification reports and the error-rate baseline of the PIADM samplers.",
-        epilog="Exit status: 0 success; 1 baseline check failed; 2 bad arguments, output location or baseline file.")
+        epilog="Exit status: 0 success; 1 baseline check failed; 2 bad arguments, output location or baseline file; "
+               "3 unexpected error.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="{report,baseline}")
 
     report = commands.add_parser("report", help="run a suite of sweeps and write a Markdown/JSON/PNG report",
@@ -124,3 +129,7 @@ def main(argv: Sequence[str] | None = None, *, suites: Mapping | None = None) ->
     except (ReportError, BaselineError) as error:
         print(f"piadm-verify {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except Exception as error:  # a crash must not read as a failed check (exit 1)
+        traceback.print_exc()
+        print(f"piadm-verify {args.command}: unexpected error: {type(error).__name__}: {error}", file=sys.stderr)
+        return EXIT_ERROR

@@ -4,7 +4,8 @@ files are clear errors.
 
 Tolerances (piadm_verify.baseline): oracle values and oracle slopes relative 1e-8 (exact data: no
 false failures beyond round-off, which the chosen rows keep ~1e-12 below it); the Monte Carlo
-path slope max(0.05, 3·SE), a fixed seed, so the check is deterministic on a given platform.
+slopes (the SDE path sweep's and the four mixture targets' δ₂² slopes) max(0.05, 3·SE), from fixed
+seeds, so the check is deterministic on a given platform.
 """
 
 import json
@@ -15,6 +16,7 @@ import pytest
 from broken import BROKEN
 from piadm_verify import baseline
 from piadm_verify.baseline import BaselineError, Entry
+from piadm_verify.sweeps import Table
 
 COMMITTED = Path(__file__).resolve().parent.parent / "reports" / "baseline.json"
 
@@ -145,6 +147,14 @@ def test_malformed_baseline_is_a_clear_error(case, tmp_path):
     with pytest.raises(BaselineError) as error:
         baseline.load(path)
     assert message in str(error.value) and str(path) in str(error.value)
+
+
+def test_rows_that_no_longer_fit_the_sweep_are_a_baseline_error_not_a_crash():
+    table = Table("eps", {"M": [5, 10, 10], "kl": [0.1, 0.05, 0.04]})
+    assert baseline._cell(table, "kl", {"M": 5}) == 0.1
+    for row in ({"M": 10}, {"M": 7}):
+        with pytest.raises(BaselineError, match="no longer fit the sweep's configuration"):
+            baseline._cell(table, "kl", row)
 
 
 def test_missing_baseline_file_says_how_to_create_one(tmp_path):

@@ -1,6 +1,6 @@
 """The piadm-verify command line: report end to end on a tiny suite, baseline check/update, and the
 documented exit statuses (0 success, 1 baseline check failed, 2 bad arguments, output location or
-baseline file) with messages on stderr.
+baseline file, 3 unexpected error) with messages on stderr.
 
 The baseline commands run here with ``baseline.compute`` replaced by the committed values (the real
 recomputation is tested in test_baseline.py), so that these tests exercise the command line only.
@@ -119,3 +119,43 @@ def test_missing_baseline_exits_2(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(baseline, "compute", lambda variant=None: pytest.fail("computed without a baseline"))
     assert cli.main(["baseline", "--check", "--file", str(tmp_path / "none.json")]) == 2
     assert "no baseline file" in capsys.readouterr().err
+
+
+def test_unwritable_baseline_exits_2_before_computing(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(baseline, "compute", lambda variant=None: pytest.fail("computed for an unwritable file"))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert cli.main(["baseline", "--update", "--file", str(blocker / "baseline.json")]) == 2
+    assert "cannot write the baseline" in capsys.readouterr().err
+    assert cli.main(["baseline", "--update", "--file", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["a-file"]
+
+
+def _exploding_study(seed):
+    raise RuntimeError("sweep exploded")
+
+
+def _raise(error):
+    def compute(variant=None):
+        raise error
+    return compute
+
+
+@pytest.mark.parametrize("error, status, message", [
+    (baseline.BaselineError("baseline row x matches 2 rows"), 2, "piadm-verify baseline: error: baseline row x"),
+    (RuntimeError("sweep exploded"), 3, "piadm-verify baseline: unexpected error: RuntimeError: sweep exploded"),
+])
+def test_baseline_errors_exit_2_and_crashes_exit_3_not_1(error, status, message, monkeypatch, capsys):
+    """A crash must not read as a failed check (exit 1): CI tells a regression from a bug."""
+    monkeypatch.setattr(baseline, "compute", _raise(error))
+    assert cli.main(["baseline", "--check", "--file", str(COMMITTED)]) == status
+    assert message in capsys.readouterr().err
+
+
+def test_a_crashing_study_exits_3_with_its_traceback(tmp_path, capsys):
+    suites = {"tiny": [replace(tiny_studies()[0], run=_exploding_study)]}
+    assert cli.main(["report", "--suite", "tiny", "--out", str(tmp_path / "out"), "--quiet"], suites=suites) == 3
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "piadm-verify report: unexpected error: RuntimeError: sweep exploded" in err
+    assert not list(tmp_path.iterdir())
