@@ -38,6 +38,7 @@ from .sde import picard_block, sequential_block
 __all__ = ["Corrector", "piadm_ode", "sequential_ode", "exact_law_ode", "exact_laws_ode"]
 
 _WORK = torch.float64
+_SCAN_EXPONENT = 20.0  # largest γ ε† L of one span of the corrector's velocity scan (e^20 ≈ 5·10⁸)
 
 
 @dataclass(frozen=True)
@@ -128,14 +129,33 @@ def _corrector_noise(noise: NoiseSource, corrector: Corrector):
     return rho_x * z[0] + sigma_x * z[1], sigma_v * z[0]
 
 
+def _velocity_scan(v: torch.Tensor, drive: torch.Tensor, grow: torch.Tensor, shrink: torch.Tensor) -> torch.Tensor:
+    """All velocities of ``v_{j+1} = a v_j + drive_j``, (M+1, n, d) from v (n, d) and drive (M, n, d).
+
+    Over a span of L steps from ``v_s``, ``v_{s+i} = a^i (v_s + Σ_{j<i} a^{-(j+1)} drive_{s+j})``: a
+    cumulative sum, with ``grow[i] = a^i`` (L+1) and ``shrink[i] = a^{-(i+1)}`` (L). Spans restart
+    from their last velocity, so the factors stay within ``e^{±γ ε† L}`` however long the sub-block.
+    """
+    span = shrink.shape[0]
+    pieces = []
+    for start in range(0, drive.shape[0], span):
+        u = drive[start : start + span]
+        piece = grow[: u.shape[0] + 1] * torch.cat([v[None], v + torch.cumsum(shrink[: u.shape[0]] * u, dim=0)])
+        pieces.append(piece[:-1])
+        v = piece[-1]
+    return torch.cat(pieces + [v[None]])
+
+
 def _picard_corrector(score, level: float, x: torch.Tensor, v: torch.Tensor, corrector: Corrector, noise: NoiseSource,
                       max_points, block: int, residuals: list):
     """The parallel corrector at forward level ``s* = level``; returns the final (x, v)."""
     k = corrector.kinetic
     M = corrector.steps
     times = torch.full((M, 1), level, dtype=x.dtype, device=x.device)
-    # a^{-(j+1)} turns the velocity recursion into a cumulative sum (a^{-M†} = e^{γ h†}).
-    powers = torch.arange(M + 1, dtype=x.dtype, device=x.device)
+    # a^{-(j+1)} turns the velocity recursion into a cumulative sum; a span of L steps scales by up
+    # to a^{-L} = e^{γ ε† L}, kept ≤ e^{_SCAN_EXPONENT} (one span, L = M†, unless γ h† exceeds it).
+    span = min(M, max(1, int(_SCAN_EXPONENT / (k.gamma * k.step))))
+    powers = torch.arange(span + 1, dtype=x.dtype, device=x.device)
     grow = torch.exp(-k.gamma * k.step * powers)[:, None, None]
     shrink = torch.exp(k.gamma * k.step * powers[1:])[:, None, None]
     b, c = k.velocity_force, k.position_force
@@ -146,7 +166,7 @@ def _picard_corrector(score, level: float, x: torch.Tensor, v: torch.Tensor, cor
         for it in range(corrector.K):
             xi_x, xi_v = shared if shared is not None else _corrector_noise(noise, corrector)
             force = evaluate_score(score, path[:M], times, max_points)
-            velocities = grow * torch.cat([v[None], v + torch.cumsum(shrink * (b * force + xi_v), dim=0)])
+            velocities = _velocity_scan(v, b * force + xi_v, grow, shrink)
             new = torch.cat([x[None], x + torch.cumsum(b * velocities[:M] + c * force + xi_x, dim=0)])
             if not torch.isfinite(new).all():
                 what = "force" if not torch.isfinite(force).all() else "corrector iterate"
