@@ -22,13 +22,23 @@ suite measures the minimal K itself rather than trusting a constant.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
-from .grid import TimeGrid
+from .grid import TimeGrid, positive_int
 
 __all__ = ["SDEPreset", "sde_preset", "ODEPreset", "ode_preset"]
 
 DEFAULT_ETA = 1e-3
+
+
+def _positive(**values) -> None:
+    """Each keyword argument must be a finite real number > 0 (a ValueError or TypeError names it)."""
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name} must be a finite number > 0, got {type(value).__name__}")
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
 
 
 def _check(d, delta, eta):
@@ -90,6 +100,7 @@ def sde_preset(d: int, delta: float, *, eta: float = DEFAULT_ETA, c_T: float = 1
                c_eps: float = 1.0, c_K: float = 0.5) -> SDEPreset:
     """The PIADM-SDE theorem's parameter choice for dimension ``d`` and target accuracy ``δ``."""
     L = _check(d, delta, eta)
+    _positive(c_T=c_T, h=h, c_eps=c_eps, c_K=c_K)
     T = c_T * L
     N = max(1, math.ceil((T - eta) / h - 1e-9))
     eps = c_eps * delta**2 / (d * L)
@@ -150,6 +161,9 @@ def ode_preset(d: int, delta: float, *, eta: float = DEFAULT_ETA, c_T: float = 1
                c_K_corrector: float = 0.5, gamma: float = 2.0) -> ODEPreset:
     """The PIADM-ODE theorem's parameter choice for dimension ``d`` and target accuracy ``δ``."""
     L = _check(d, delta, eta)
+    _positive(c_T=c_T, h=h, c_eps=c_eps, c_K=c_K, corrector_h=corrector_h, c_eps_corrector=c_eps_corrector,
+              c_K_corrector=c_K_corrector, gamma=gamma)
+    corrector_sub_blocks = positive_int(corrector_sub_blocks, "corrector_sub_blocks")
     T = c_T * L
     N = max(1, math.ceil((T - eta) / h - 1e-9))
     eps = c_eps * delta / (math.sqrt(d) * L)
@@ -158,5 +172,5 @@ def ode_preset(d: int, delta: float, *, eta: float = DEFAULT_ETA, c_T: float = 1
     eps_c = c_eps_corrector * delta / (math.sqrt(d) * L)
     M_c = max(1, math.ceil(corrector_h / eps_c))
     K_c = max(1, math.ceil(c_K_corrector * L))
-    return ODEPreset(d, float(delta), float(eta), T, float(h), N, eps, M, K, M_c, int(corrector_sub_blocks),
+    return ODEPreset(d, float(delta), float(eta), T, float(h), N, eps, M, K, M_c, corrector_sub_blocks,
                      float(corrector_h), K_c, float(gamma))

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from piadm_verify import GridBlock, TimeGrid
+from piadm_verify.presets import ode_preset, sde_preset
 
 RTOL = 1e-12
 
@@ -403,3 +404,38 @@ def test_from_arrays_bad_input():
         TimeGrid.from_arrays(1.0, 0.1, [0.0, 0.9], [[0.0, 0.5, 0.8]])
     with pytest.raises(ValueError, match="block_times"):
         TimeGrid.from_arrays(1.0, 0.1, [0.0, 0.8], [[0.0, 0.5, 0.8]])
+
+
+# --------------------------------------------------------------------------------------------------
+# presets (they build the theorems' grids)
+# --------------------------------------------------------------------------------------------------
+_POSITIVE_REALS = ("c_T", "h", "c_eps", "c_K")
+_ODE_POSITIVE_REALS = _POSITIVE_REALS + ("corrector_h", "c_eps_corrector", "c_K_corrector", "gamma")
+_NOT_POSITIVE = [(-1.0, ValueError), (0.0, ValueError), (float("nan"), ValueError), (float("inf"), ValueError),
+                 ("1", TypeError), (True, TypeError)]
+
+
+@pytest.mark.parametrize("bad,exc", _NOT_POSITIVE, ids=lambda v: repr(v) if not isinstance(v, type) else "")
+@pytest.mark.parametrize("preset,name", [(sde_preset, n) for n in _POSITIVE_REALS]
+                         + [(ode_preset, n) for n in _ODE_POSITIVE_REALS])
+def test_preset_constants_must_be_finite_and_positive(preset, name, bad, exc):
+    """Every real constant of the presets must be a finite number > 0: anything else is rejected
+    with an error naming the constant and the allowed range (not silently used, nor a bare
+    ZeroDivisionError or conversion error)."""
+    with pytest.raises(exc, match=rf"^{name} must be a finite number > 0"):
+        preset(16, 0.1, **{name: bad})
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.7, 2.0, True])
+def test_ode_preset_sub_blocks_must_be_a_positive_integer(bad):
+    """corrector_sub_blocks is a count: a non-integer is rejected (not truncated), naming it."""
+    with pytest.raises(ValueError, match="^corrector_sub_blocks must be a positive integer"):
+        ode_preset(16, 0.1, corrector_sub_blocks=bad)
+
+
+def test_presets_accept_their_defaults_and_integer_constants():
+    """The defaults and integer-valued constants (h=1, gamma=3) give valid presets and grids."""
+    sde = sde_preset(16, 0.1, h=1, c_K=1)
+    assert sde.h == 1.0 and sde.grid().blocks == sde.N
+    ode = ode_preset(16, 0.1, gamma=3, corrector_sub_blocks=np.int64(2))
+    assert ode.gamma == 3.0 and ode.corrector_sub_blocks == 2 and ode.corrector["sub_blocks"] == 2
