@@ -83,8 +83,8 @@ def setup(score, grid, n, dim, x0, generator, dtype, device, scheme=None) -> Set
     if x0 is not None:
         if not isinstance(x0, torch.Tensor) or not x0.is_floating_point():
             raise TypeError("x0 must be a floating-point torch.Tensor of shape (n, d)")
-        if x0.dim() != 2:
-            raise ValueError(f"x0 must have shape (n, d), got {tuple(x0.shape)}")
+        if x0.dim() != 2 or 0 in x0.shape:
+            raise ValueError(f"x0 must have shape (n, d) with n, d >= 1, got {tuple(x0.shape)}")
         if n is not None and n != x0.shape[0]:
             raise ValueError(f"n={n} does not match x0.shape[0]={x0.shape[0]}")
         if dim is not None and dim != x0.shape[1]:

@@ -634,6 +634,8 @@ def test_piadm_bad_input(over, word):
         (dict(n=2.5), r"\bn\b"),
         (dict(n=_DROP, dim=_DROP, x0=torch.zeros(4, 3, 1, dtype=F64)), "x0"),
         (dict(n=_DROP, dim=_DROP, x0=torch.zeros(4, dtype=F64)), "x0"),
+        (dict(n=_DROP, dim=_DROP, x0=torch.zeros(0, 3, dtype=F64)), r"x0 .*n, d >= 1"),
+        (dict(n=_DROP, dim=_DROP, x0=torch.zeros(4, 0, dtype=F64)), r"x0 .*n, d >= 1"),
         (dict(n=5, dim=_DROP, x0=torch.zeros(4, 3, dtype=F64)), r"\bn\b"),
         (dict(n=_DROP, dim=2, x0=torch.zeros(4, 3, dtype=F64)), "dim"),
         (dict(n=_DROP, dim=_DROP, x0=torch.zeros(4, 3, dtype=torch.int64)), "x0"),
