@@ -64,11 +64,10 @@ def resolve_score(score):
 
 @dataclass(frozen=True)
 class Setup:
+    """What :func:`setup` hands a sampler: the score callable, the noise source (which carries n, d,
+    dtype and device) and ``x0`` converted to them (or None)."""
+
     score: object
-    n: int
-    dim: int
-    dtype: torch.dtype
-    device: torch.device
     noise: NoiseSource
     x0: torch.Tensor | None
 
@@ -106,7 +105,7 @@ def setup(score, grid, n, dim, x0, generator, dtype, device, scheme=None) -> Set
     noise = NoiseSource(n, dim, generator, dtype, device)
     if x0 is not None:
         x0 = x0.to(dtype=dtype, device=device)
-    return Setup(score, n, dim, dtype, device, noise, x0)
+    return Setup(score, noise, x0)
 
 
 def positive_ints(values, name: str) -> list[int]:

@@ -47,10 +47,6 @@ class SDEScheme:
         if not (math.isfinite(self.initial_variance) and self.initial_variance > 0):
             raise ValueError(f"initial_variance must be finite and > 0, got {self.initial_variance!r}")
 
-    @property
-    def name(self) -> str:
-        return type(self).__name__
-
     def decay(self, eps: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
