@@ -5,6 +5,12 @@ preset are written in the language the oracle reads, so the exact-law sweeps see
 outside it (ignoring the generator) only shows in Monte Carlo sweeps. Every variant must make at
 least one theory claim fail, and every claim must be failed by at least one variant
 (``tests/test_theory_sde.py``).
+
+A broken sampler can trip a claim in two ways: with a finite estimate on the wrong side of the
+theorem's bound, or by leaving the claim nothing to evaluate (a blown-up law, a Picard count that
+never reaches the tolerance). Only the first shows that the comparison itself can fail; the suites
+count it alone, and show each claim that the samplers trip only the second way failing on the
+correct sampler's table with its rate made wrong (:func:`distorted`, ``WRONG_RATES`` in each suite).
 """
 
 import math
@@ -16,7 +22,25 @@ from piadm_verify.grid import TimeGrid
 from piadm_verify.presets import sde_preset
 from piadm_verify.schemes import ExponentialIntegrator
 from piadm_verify.sde import piadm_sde
-from piadm_verify.sweeps import Variant
+from piadm_verify.sweeps import Table, Variant
+
+
+def distorted(table: Table, column: str, values) -> Table:
+    """``table`` with ``column`` replaced by ``values`` (a wrong-rate control's data)."""
+    return Table(table.name, {**table.columns, column: list(np.asarray(values, dtype=float))}, table.settings)
+
+
+def finitely_tripped(results) -> set[str]:
+    """Names of the failed claims among ``results`` whose estimate is finite (the comparison failed)."""
+    return {c.name for c in results if not c.passed and math.isfinite(c.estimate)}
+
+
+def check_wrong_rate(claims_of, tables: dict, name: str, table_name: str, distort) -> None:
+    """Assert that claim ``name`` fails, with a finite estimate, once ``distort`` has made the rate of
+    ``tables[table_name]`` wrong (``claims_of``: the suite's claims function)."""
+    wrong = {**tables, table_name: distort(tables[table_name])}
+    check = {c.name: c for c in claims_of(wrong)}[name]
+    assert not check.passed and math.isfinite(check.estimate), check.summary()
 
 
 @dataclass(frozen=True)

@@ -9,16 +9,19 @@ argument in the claim's docstring; the whole family is also held to α_family = 
 
 Negative controls: the PIADM-SDE suite's broken variants (``tests/broken.py``) must each fail a
 mixture check, on reduced sweeps that the correct sampler passes. ``preset_without_d`` is not run:
-its fault is in the theorem's parameter presets, which no mixture sweep uses.
+its fault is in the theorem's parameter presets, which no mixture sweep uses. Every kind of mixture
+claim must fail with a finite estimate for some variant, or on the correct table with its rate made
+wrong (``WRONG_RATES``).
 
 The default part runs in ≈ 45 s on two cores; ``-m slow`` (≈ 5 min) adds the larger sample sizes
 (the full report's configurations).
 """
 
+import numpy as np
 import pytest
 import torch
 
-from broken import BROKEN, BROKEN_ODE
+from broken import BROKEN, BROKEN_ODE, check_wrong_rate, distorted, finitely_tripped
 from piadm_verify import claims, stats
 from piadm_verify.sweeps import CORRECT
 from piadm_verify.sweeps_mixture import (
@@ -37,7 +40,7 @@ from piadm_verify.sweeps_mixture import (
 
 pytestmark = pytest.mark.theory
 
-ALPHA_FAMILY = 1e-4
+ALPHA_FAMILY = claims.ALPHA_FAMILY
 
 FIT = MixtureFitSweep()
 PICARD = MixturePicardSweep()
@@ -157,6 +160,7 @@ REDUCED = {
     "fit_2d": lambda v: mixture_fit_sweep(MixtureFitSweep(targets=("separated_2d",), samplers=("sde",), n=500), v),
     "fit_ode": lambda v: mixture_fit_sweep(MixtureFitSweep(targets=("trimodal_1d",), samplers=("ode",), n=2000), v),
     "delta": lambda v: mixture_delta_sweep(MixtureDeltaSweep(targets=("trimodal_1d",)), v),
+    "picard": lambda v: mixture_picard_sweep(MixturePicardSweep(targets=("trimodal_1d",), replicates=4, n=300), v),
     "separation": lambda v: mixture_separation_sweep(MixtureSeparationSweep(separations=(2.0, 8.0), replicates=2,
                                                                             n=100), v),
 }
@@ -172,9 +176,9 @@ CAUGHT_BY = {
     "error_applied_twice": (("delta",), {"mixture_girsanov_trimodal_1d"}),
     "delta_not_squared": (("delta",), {"mixture_path_kl_quadratic_trimodal_1d", "mixture_girsanov_trimodal_1d"}),
     "ignores_generator": (("separation",), {"mixture_picard_exact_at_M", "mixture_k_star_separation"}),
-    "redrawn_noise": (("separation",), {"mixture_picard_exact_at_M"}),
+    "redrawn_noise": (("separation", "picard"), {"mixture_picard_exact_at_M", "mixture_picard_decay_trimodal_1d"}),
     "score_at_next_point": (("separation",), {"mixture_picard_exact_at_M"}),
-    "one_block": (("separation",), {"mixture_picard_exact_at_M"}),
+    "one_block": (("separation", "picard"), {"mixture_picard_exact_at_M", "mixture_hist_floor_trimodal_1d"}),
     "coordinate_sum": (("fit_2d",), {"mixture_fit_separated_2d_sde_ks"}),
     "corrector_noise_doubled": (("fit_ode",), {"mixture_fit_trimodal_1d_ode_mode_weight"}),
 }
@@ -201,12 +205,55 @@ def test_every_applicable_broken_sde_variant_has_a_mixture_control():
     assert set(BROKEN) - set(CAUGHT_BY) == {"preset_without_d"}
 
 
+@pytest.fixture(scope="module")
+def broken_results():
+    return {name: _run(VARIANTS[name], sweeps) for name, (sweeps, _) in CAUGHT_BY.items()}
+
+
 @pytest.mark.parametrize("name", sorted(CAUGHT_BY))
-def test_broken_sampler_fails_its_mixture_checks(name):
+def test_broken_sampler_fails_its_mixture_checks(broken_results, name):
     """Each broken variant fails (at least) the mixture checks listed for it in CAUGHT_BY."""
-    sweeps, expected = CAUGHT_BY[name]
-    failed = {c.name for c in _run(VARIANTS[name], sweeps) if not c.passed}
+    expected = CAUGHT_BY[name][1]
+    failed = {c.name for c in broken_results[name] if not c.passed}
     assert expected <= failed, f"{name}: expected to fail {sorted(expected)}, failed {sorted(failed)}"
+
+
+def _kind(name: str) -> str:
+    """A claim's kind: its name without the target and the sampler (``mixture_fit_ks``)."""
+    for target in MIXTURES:
+        name = name.replace(f"_{target}", "")
+    return name.replace("_sde_", "_").replace("_ode_", "_")
+
+
+def _slow_picard_decay(t):
+    """From K = 2 on, the path quantity decays 2.5 nats per iteration slower (rates −0.4, +0.4)."""
+    return distorted(t, "path_kl", t.column("path_kl") * np.exp(2.5 * np.maximum(t.column("K") - 2, 0)))
+
+
+# Claims that the broken samplers trip only by leaving them nothing to evaluate (K* = inf, no
+# geometric phase): each must fail, with a finite estimate, on the correct table once its rate is wrong.
+WRONG_RATES = {
+    "mixture_k_star_separation": ("mixture_separation", lambda t: distorted(
+        t, "k_star", t.column("k_star") - 2.0 * np.log(t.column("lipschitz")))),
+    **{f"mixture_picard_decay_{target}": ("mixture_picard", _slow_picard_decay) for target in PICARD.targets},
+}
+
+
+@pytest.mark.parametrize("name", sorted(WRONG_RATES))
+def test_mixture_claim_fails_on_a_wrong_rate(tables, name):
+    """K* falling like −2 log L with the Lipschitz bound (8 replicates: detection limit 0.42 at power
+    0.9), or the path quantity decaying 2.5 nats per iteration slower after K = 2 (≈ 10 standard errors
+    of the fitted slope beyond −1): the claim fails with a finite estimate. Each at α = 1e-4 on its own
+    Monte Carlo data, so a false pass here has probability well below 1e-4."""
+    check_wrong_rate(claims.mixture_claims, tables, name, *WRONG_RATES[name])
+
+
+def test_every_kind_of_mixture_claim_is_failed_by_some_broken_sampler(checks, broken_results):
+    """Every kind of mixture claim in the default run fails with a finite estimate for some broken
+    variant (on some target), or is among the wrong-rate controls."""
+    tripped = {_kind(n) for results in broken_results.values() for n in finitely_tripped(results)}
+    never = sorted({_kind(n) for n in checks} - tripped - {_kind(n) for n in WRONG_RATES})
+    assert not never, f"kinds of mixture claims no broken sampler fails with a finite estimate: {never}"
 
 
 # -- larger samples ---------------------------------------------------------------------------------------------

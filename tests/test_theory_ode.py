@@ -12,7 +12,7 @@ import torch
 
 from agreement import gaussian_pvalues
 from analytic import Gaussian
-from broken import BROKEN_ODE, ODE_SWEEPS_FOR
+from broken import BROKEN_ODE, ODE_SWEEPS_FOR, check_wrong_rate, distorted, finitely_tripped
 from piadm_verify import TimeGrid, exact_law, piadm_ode, sequential_ode, stats
 from piadm_verify import claims
 from piadm_verify.ode import Corrector, _kinetic_map, _KineticMaps
@@ -31,7 +31,7 @@ from piadm_verify.sweeps_ode import (
 
 pytestmark = pytest.mark.theory
 
-ALPHA_FAMILY = 1e-4
+ALPHA_FAMILY = claims.ALPHA_FAMILY
 
 REDUCED = {
     "langevin_bias": lambda v: langevin_bias_sweep(variant=v),
@@ -214,8 +214,25 @@ def test_broken_ode_sampler_fails_at_least_one_claim(broken_results, name):
     assert any(not c.passed for c in broken_results[name]), f"{name} passed every claim"
 
 
+# Claims that the broken samplers trip only by leaving them nothing to evaluate: each must fail, with a
+# finite estimate, on the correct sampler's table once its rate is wrong (see tests/broken.py).
+WRONG_RATES = {
+    "ode_tv_sqrt_d": ("ode_dimension", lambda t: distorted(t, "tv", t.column("tv") * t.column("d") ** 0.1)),
+    **{f"ode_rounds_log_growth_{column}": ("ode_rounds", lambda t, column=column: distorted(
+        t, column, t.column(column) + 0.01 * t.column("d"))) for column in ("k_star", "corrector_k_star")},
+}
+
+
+@pytest.mark.parametrize("name", sorted(WRONG_RATES))
+def test_ode_claim_fails_on_a_wrong_rate(tables, name):
+    """TV ∝ d^{0.6}, or K* / K†* = a + b log d + 0.01 d: the claim fails with a finite estimate (exact
+    data, no randomness)."""
+    check_wrong_rate(claims.ode_claims, tables, name, *WRONG_RATES[name])
+
+
 def test_every_ode_claim_is_failed_by_some_broken_sampler(tables, broken_results):
-    """Every ODE claim is tripped by at least one broken variant."""
-    tripped = {c.name for results in broken_results.values() for c in results if not c.passed}
-    never = sorted({c.name for c in claims.ode_claims(tables)} - tripped)
-    assert not never, f"ODE claims no broken sampler fails: {never}"
+    """Every ODE claim fails with a finite estimate for some broken variant, or is among the
+    wrong-rate controls."""
+    tripped = set().union(*(finitely_tripped(results) for results in broken_results.values()))
+    never = sorted({c.name for c in claims.ode_claims(tables)} - tripped - set(WRONG_RATES))
+    assert not never, f"ODE claims no broken sampler fails with a finite estimate: {never}"

@@ -7,14 +7,16 @@ least-squares slopes with the theorem's exponents. The Monte Carlo path sweep st
 The whole family is also held to α_family = 1e-4 with Holm.
 
 Negative controls: every deliberately broken variant in ``tests/broken.py`` must fail at least
-one claim, and every claim must be failed by at least one broken variant, on reduced sweeps
-that the correct sampler passes.
+one claim, on reduced sweeps that the correct sampler passes, and every claim must fail with a
+finite estimate for some broken variant or, where the variants only leave it nothing to evaluate,
+on the correct table with its rate made wrong (``WRONG_RATES``).
 """
 
+import numpy as np
 import pytest
 import torch
 
-from broken import BROKEN, SWEEPS_FOR
+from broken import BROKEN, SWEEPS_FOR, check_wrong_rate, distorted, finitely_tripped
 from piadm_verify import claims, stats
 from piadm_verify.sweeps import (
     CORRECT,
@@ -32,7 +34,7 @@ from piadm_verify.sweeps import (
 
 pytestmark = pytest.mark.theory
 
-ALPHA_FAMILY = 1e-4
+ALPHA_FAMILY = claims.ALPHA_FAMILY
 
 # Reduced sweeps for the negative controls (about a second per variant); the correct sampler
 # must pass them too (test_correct_sampler_passes_the_reduced_sweeps), so a failure there is the
@@ -184,8 +186,40 @@ def test_broken_sampler_fails_at_least_one_claim(broken_results, name):
     assert any(not c.passed for c in broken_results[name]), f"{name} passed every claim"
 
 
+def _same_picard_curve_for_every_h(t):
+    """Every block length given the h = 1 distances: the plateau no longer lengthens with h."""
+    one = dict(zip(t.where(h=1.0).column("K"), t.where(h=1.0).column("distance")))
+    return distorted(t, "distance", [one.get(K, 1e-30) for K in t.column("K")])
+
+
+def _slow_initialisation_decay(t):
+    """The initialisation term decays like e^{-0.67 T} instead of e^{-2.17 T}."""
+    T, kl = t.column("T"), t.column("kl")
+    floor = kl[np.argmax(T)]
+    return distorted(t, "kl", floor + (kl - floor) * np.exp(1.5 * T))
+
+
+# Claims that the broken samplers trip only by leaving them nothing to evaluate: each must fail, with a
+# finite estimate, on the correct sampler's table once its rate is wrong.
+WRONG_RATES = {
+    "plateau_grows_with_h": ("picard", _same_picard_curve_for_every_h),
+    "horizon_decay": ("horizon", _slow_initialisation_decay),
+    "dimension_linear_product": ("dimension", lambda t: distorted(
+        t, "kl", np.where(t.column("family") == "product", t.column("kl") * np.sqrt(t.column("d")), t.column("kl")))),
+    "rounds_log_growth": ("rounds", lambda t: distorted(t, "k_star", t.column("k_star") + 0.01 * t.column("d"))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WRONG_RATES))
+def test_claim_fails_on_a_wrong_rate(tables, name):
+    """KL ∝ d^{1.5}, an initialisation term decaying like e^{-0.67T}, K* = a + b log d + 0.01 d, or one
+    Picard plateau for every h: the claim fails with a finite estimate (exact data, no randomness)."""
+    check_wrong_rate(claims.sde_claims, tables, name, *WRONG_RATES[name])
+
+
 def test_every_claim_is_failed_by_some_broken_sampler(tables, broken_results):
-    """A claim that no broken variant trips could not fail: each one must be tripped at least once."""
-    tripped = {c.name for results in broken_results.values() for c in results if not c.passed}
-    never = sorted({c.name for c in claims.sde_claims(tables)} - tripped)
-    assert not never, f"claims no broken sampler fails: {never}"
+    """A claim that nothing trips could not fail: each must fail with a finite estimate for some broken
+    variant, or be among the wrong-rate controls."""
+    tripped = set().union(*(finitely_tripped(results) for results in broken_results.values()))
+    never = sorted({c.name for c in claims.sde_claims(tables)} - tripped - set(WRONG_RATES))
+    assert not never, f"claims no broken sampler fails with a finite estimate: {never}"
