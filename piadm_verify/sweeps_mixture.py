@@ -149,8 +149,10 @@ def _sde(variant: Variant, score, grid: TimeGrid, K: int, n: int, dim: int, seed
 @dataclass(frozen=True)
 class MixtureFitSweep:
     """PIADM-SDE and PIADM-ODE with the exact score on an early-stopping grid (``T``, ``eta``,
-    block length ``h``, step ``eps``) with ``K`` Picard iterations per block (converged: the K-iterate
-    is within ~1e-9 mean-square of the sequential output), ``n`` samples per (target, sampler).
+    block length ``h``, step ``eps``) with ``K`` Picard iterations per block (nearly converged: the
+    K-iterate's mean-square difference from the sequential output under the same noise is 1.9e-5 on
+    separated_1d and 1.7e-8 on mixture_10d, measured), ``n`` samples per (target, sampler). The tests'
+    random directions and Monte Carlo draws use their own seed, independent of the sampler's noise.
 
     Grid and sample size: the samplers' own bias is first order in ``eps`` on mixtures (KS distance
     to ``p_η`` ≤ 0.0063 at ``eps = 0.05``, measured at n = 200 000); n = 1000 keeps it ≤ 1/11 of the
@@ -189,7 +191,7 @@ def mixture_fit_sweep(config: MixtureFitSweep = MixtureFitSweep(), variant: Vari
         target = mixture_target(name)
         p_eta = target.marginal(config.eta)
         for j, sampler in enumerate(config.samplers):
-            seed = derived_seed(config.seed, i, j)
+            seed, test_seed = derived_seed(config.seed, i, j), derived_seed(config.seed, i, j, 1)
             if sampler == "sde":
                 result = _sde(variant, variant.score(target), grid, config.K, config.n, target.dim, seed)
             elif sampler == "ode":
@@ -205,9 +207,9 @@ def mixture_fit_sweep(config: MixtureFitSweep = MixtureFitSweep(), variant: Vari
             if result is not None and bool(torch.isfinite(result.samples).all()):
                 x = result.samples
                 for method in ("ks", "cvm"):
-                    tests[method] = projection_fit_test(x, p_eta, n_directions=config.n_directions, generator=seed,
-                                                        method=method)
-                tests["mode_weight"] = mode_weight_test(x, p_eta, generator=seed)
+                    tests[method] = projection_fit_test(x, p_eta, n_directions=config.n_directions,
+                                                        generator=test_seed, method=method)
+                tests["mode_weight"] = mode_weight_test(x, p_eta, generator=test_seed)
             for test in ("ks", "cvm", "mode_weight"):
                 res = tests.get(test)
                 cols["target"].append(name)
@@ -264,7 +266,7 @@ def mixture_picard_sweep(config: MixturePicardSweep = MixturePicardSweep(), vari
                 else:
                     path_kl = float(result.path_kl)
                     if target.dim <= 2:
-                        hist = histogram_divergences(result.samples, p_eta, generator=seed)
+                        hist = histogram_divergences(result.samples, p_eta, generator=derived_seed(config.seed, i, r, 1))
                         kl, se = hist.kl_corrected, hist.kl_se
                 cols["target"].append(name)
                 cols["d"].append(target.dim)
