@@ -417,29 +417,18 @@ def test_nonfinite_iterate():
     assert info.value.block == 2 and "iterate" in str(info.value) and "step" in str(info.value)
 
 
+@pytest.mark.parametrize("sampler", [sequential_sde, sequential_ode])
 @pytest.mark.parametrize("block,step", [(0, 0), (1, 2), (3, 8)])
-def test_nonfinite_score_sequential(block, step):
+def test_nonfinite_score_sequential(sampler, block, step):
+    """The sequential samplers (sequential_ode's predictor shares sequential_sde's step loop) report a
+    NaN score as a score failure with its block and step."""
     grid, target = es_grid(), diag_target()
     call = sum(grid.steps_per_block[:block]) + step
     with pytest.raises(NonFiniteError) as info:
-        sequential_sde(NaNAt(target, call), grid, n=4, dim=3, generator=0)
+        sampler(NaNAt(target, call), grid, n=4, dim=3, generator=0)
     err = info.value
     assert (err.block, err.iteration) == (block, step)
-    assert f"block {block}" in str(err) and f"step {step}" in str(err)
-    assert "sequential_sde" in str(err)
-
-
-@pytest.mark.parametrize("block,step", [(0, 0), (1, 2), (3, 8)])
-def test_nonfinite_score_sequential_ode(block, step):
-    """sequential_ode's predictor reports a NaN score as a score failure with its block and step,
-    in the words of sequential_sde (the two share the step loop)."""
-    grid, target = es_grid(), diag_target()
-    call = sum(grid.steps_per_block[:block]) + step
-    with pytest.raises(NonFiniteError) as info:
-        sequential_ode(NaNAt(target, call), grid, n=4, dim=3, generator=0)
-    err = info.value
-    assert (err.block, err.iteration) == (block, step)
-    assert str(err) == f"sequential_ode: non-finite score in block {block}, step {step}"
+    assert str(err) == f"{sampler.__name__}: non-finite score in block {block}, step {step}"
 
 
 ODE_CORRECTOR = dict(K=2, steps=3, sub_blocks=2, h=0.5, gamma=2.0)
