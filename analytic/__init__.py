@@ -1,5 +1,5 @@
 """Exact mathematics of the targets: Gaussian and Gaussian-mixture laws under the OU forward
-process (SPEC.md §1-2) and exact divergences between Gaussians (SPEC.md §9).
+process (docs/mathematics.md §1-2) and exact divergences between Gaussians (docs/mathematics.md §9).
 
 This package knows nothing about samplers.
 """

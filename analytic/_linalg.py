@@ -1,4 +1,4 @@
-"""Shared checks and eigenbasis helpers for the analytic targets (SPEC.md §2).
+"""Shared checks and eigenbasis helpers for the analytic targets (docs/mathematics.md §2).
 
 A covariance is kept as its eigendecomposition ``Σ = U diag(λ) Uᵀ`` (``U = None`` for a
 diagonal covariance), because the OU marginal ``Σ_s = e^{-s} Σ + (1 - e^{-s}) I`` shares the
@@ -86,7 +86,7 @@ def dense_covariance(eigvals: torch.Tensor, eigvecs: torch.Tensor | None) -> tor
 
 
 def marginal_terms(s, like: torch.Tensor, mean: torch.Tensor, eigvals: torch.Tensor):
-    """OU-moved mean and eigenvalues at forward time ``s`` (SPEC.md §2).
+    """OU-moved mean and eigenvalues at forward time ``s`` (docs/mathematics.md §2).
 
     ``s`` broadcasts against the leading dims of the result; ``mean`` and ``eigvals`` have a
     trailing ``d`` (and possibly a component axis before it). Returns ``(μ_s, λ_s)`` with

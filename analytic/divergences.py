@@ -1,4 +1,4 @@
-"""Exact divergences between two Gaussians (SPEC.md §9).
+"""Exact divergences between two Gaussians (docs/mathematics.md §9).
 
 Every function takes two :class:`~analytic.Gaussian` laws ``p = N(μ_p, Σ_p)`` and
 ``q = N(μ_q, Σ_q)`` of equal dimension ``d`` and returns a Python float computed in float64 on
@@ -28,11 +28,11 @@ import warnings
 
 import numpy as np
 import torch
-from scipy import integrate, special, stats
+from scipy import integrate, special
 
 from .gaussian import Gaussian
 
-__all__ = ["gaussian_kl", "gaussian_tv", "gaussian_hellinger", "gaussian_w2"]
+__all__ = ["gaussian_kl", "gaussian_tv", "gaussian_hellinger", "gaussian_w2", "standard_normal_mass"]
 
 # x - log1p(x) is summed as its Taylor series below this |x|: the direct difference would lose
 # log10(2/|x|) digits, and 16 terms of the series reach float64 precision at |x| = 0.05.
@@ -118,7 +118,7 @@ def _x_minus_log1p(x: np.ndarray, log1p_x: np.ndarray) -> np.ndarray:
 
 
 def gaussian_kl(p: Gaussian, q: Gaussian) -> float:
-    """``KL(p ‖ q)`` in the generalized-eigenvalue form of SPEC.md §9.
+    """``KL(p ‖ q)`` in the generalized-eigenvalue form of docs/mathematics.md §9.
 
     With ``λ_i`` the eigenvalues of ``Σ_q^{-1/2} Σ_p Σ_q^{-1/2}``::
 
@@ -139,7 +139,7 @@ def gaussian_kl(p: Gaussian, q: Gaussian) -> float:
 
 # -- Hellinger -------------------------------------------------------------------------------
 def gaussian_hellinger(p: Gaussian, q: Gaussian) -> float:
-    """Hellinger distance ``H`` with ``H² = 1 - BC`` (so ``H ∈ [0, 1]``), SPEC.md §9.
+    """Hellinger distance ``H`` with ``H² = 1 - BC`` (so ``H ∈ [0, 1]``), docs/mathematics.md §9.
 
     ``BC = det(Σ_p)^{1/4} det(Σ_q)^{1/4} / det(Σ̄)^{1/2} · exp(-⅛ (μ_p - μ_q)ᵀ Σ̄^{-1} (μ_p - μ_q))``,
     ``Σ̄ = (Σ_p + Σ_q) / 2``. In the whitened coordinates (``q = N(0, I)``,
@@ -170,7 +170,7 @@ def _sqrtm_psd(g: Gaussian) -> np.ndarray:
 
 
 def gaussian_w2(p: Gaussian, q: Gaussian) -> float:
-    """2-Wasserstein distance ``W₂(p, q)`` (the distance, not its square), SPEC.md §9.
+    """2-Wasserstein distance ``W₂(p, q)`` (the distance, not its square), docs/mathematics.md §9.
 
     ``W₂² = ‖μ_p - μ_q‖² + tr(Σ_p + Σ_q - 2 (Σ_p^{1/2} Σ_q Σ_p^{1/2})^{1/2})``.
 
@@ -196,13 +196,15 @@ def gaussian_w2(p: Gaussian, q: Gaussian) -> float:
 
 
 # -- total variation -------------------------------------------------------------------------
-def _normal_mass(lo: float, hi: float) -> float:
-    """``P(lo < Z < hi)`` for ``Z ~ N(0, 1)``, from the tail on the side of the interval."""
-    if lo >= 0.0:
-        return stats.norm.sf(lo) - stats.norm.sf(hi)
-    if hi <= 0.0:
-        return stats.norm.cdf(hi) - stats.norm.cdf(lo)
-    return 0.5 * (special.erf(hi / math.sqrt(2.0)) - special.erf(lo / math.sqrt(2.0)))
+def standard_normal_mass(lo, hi):
+    """``P(lo < Z < hi)`` for ``Z ~ N(0, 1)`` (elementwise on arrays), from the tail on the side of the
+    interval so that intervals far in either tail keep their digits."""
+    lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+    upper = special.ndtr(-lo) - special.ndtr(-hi)
+    lower = special.ndtr(hi) - special.ndtr(lo)
+    middle = 0.5 * (special.erf(hi / math.sqrt(2.0)) - special.erf(lo / math.sqrt(2.0)))
+    mass = np.where(lo >= 0.0, upper, np.where(hi <= 0.0, lower, middle))
+    return mass if mass.ndim else float(mass)
 
 
 def _tv_equal_covariance(m: np.ndarray) -> float:
@@ -220,8 +222,8 @@ def _tv_one_dimensional(m: float, delta: float, lam: float, log_lam: float) -> f
     root_disc = math.sqrt(lam * (m * m + delta * log_lam))
     big = -(m + math.copysign(root_disc, m))
     lo, hi = sorted((big / delta, (-m * m - lam * log_lam) / big))
-    mass_q = _normal_mass(lo, hi)
-    mass_p = _normal_mass((lo - m) / math.sqrt(lam), (hi - m) / math.sqrt(lam))
+    mass_q = standard_normal_mass(lo, hi)
+    mass_p = standard_normal_mass((lo - m) / math.sqrt(lam), (hi - m) / math.sqrt(lam))
     return float(mass_q - mass_p if delta > 0 else mass_p - mass_q)
 
 
@@ -384,7 +386,7 @@ def _tv_imhof(m: np.ndarray, delta: np.ndarray, lam: np.ndarray, log_lam: np.nda
 
 
 def gaussian_tv(p: Gaussian, q: Gaussian, *, atol: float = 1e-9) -> float:
-    """Total variation distance ``TV(p, q) = sup_A |p(A) - q(A)|``, exact to ``atol``, SPEC.md §9.
+    """Total variation distance ``TV(p, q) = sup_A |p(A) - q(A)|``, exact to ``atol``, docs/mathematics.md §9.
 
     In the whitened coordinates (``q = N(0, I)``, ``p = N(m, diag(λ))``, ``λ_i = 1 + δ_i``):
 

@@ -1,4 +1,4 @@
-"""Gaussian targets under the OU forward process (SPEC.md §2)."""
+"""Gaussian targets under the OU forward process (docs/mathematics.md §2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Gaussian mixtures under the OU forward process (SPEC.md §2)."""
+"""Gaussian mixtures under the OU forward process (docs/mathematics.md §2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Ornstein-Uhlenbeck forward process of SPEC.md §1.
+"""The Ornstein-Uhlenbeck forward process of docs/mathematics.md §1.
 
 ``dx_s = -½ x_s ds + dw_s``: given ``x_0``, ``x_s ~ N(e^{-s/2} x_0, (1 - e^{-s}) I)``.
 All times here are forward (noise) times ``s >= 0``.

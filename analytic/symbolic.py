@@ -32,7 +32,7 @@ c, v, S = sp.symbols("c v S", real=True)
 
 
 def ou_marginal_moments() -> dict:
-    """Mean and variance of the OU law at forward time ``s`` (SPEC.md §1-2).
+    """Mean and variance of the OU law at forward time ``s`` (docs/mathematics.md §1-2).
 
     For ``dx = -½ x ds + dw`` the moments obey ``m' = -½ m`` and ``P' = -P + 1``. Solved with
     ``dsolve`` from ``m(0) = m0``, ``P(0) = P0``: ``m(s) = e^{-s/2} m0``,
@@ -46,7 +46,7 @@ def ou_marginal_moments() -> dict:
 
 
 def gaussian_score_1d(marginal: bool = False) -> dict:
-    """The 1-D Gaussian score ``d/dx log N(x; m, P) = -(x - m)/P`` (SPEC.md §2).
+    """The 1-D Gaussian score ``d/dx log N(x; m, P) = -(x - m)/P`` (docs/mathematics.md §2).
 
     With ``marginal=True`` the mean and variance are the OU-moved ``m(s), P(s)`` of
     ``ou_marginal_moments`` (symbols ``x, s, m0, P0``): the score of ``p_s`` for ``p_0 = N(m0, P0)``.
@@ -63,7 +63,7 @@ def gaussian_score_diagonal(d: int) -> dict:
     """Per-coordinate score of ``N(m, diag(P))`` in ``d`` dims, from the gradient of the log density.
 
     Symbols ``x_i, m_i, P_i`` (i = 0..d-1). Returns ``{"symbols": (xs, ms, Ps), "log_density": ...,
-    "score": [∂/∂x_i log p]}``; each entry reduces to ``-(x_i - m_i)/P_i`` (SPEC.md §2).
+    "score": [∂/∂x_i log p]}``; each entry reduces to ``-(x_i - m_i)/P_i`` (docs/mathematics.md §2).
     """
     xs = sp.symbols(f"x0:{d}", real=True)
     ms = sp.symbols(f"m0:{d}", real=True)
@@ -74,12 +74,12 @@ def gaussian_score_diagonal(d: int) -> dict:
 
 
 def exponential_integrator_coefficients(v_value=None) -> dict:
-    """One exact step of ``dx = [½x + c S] dt + v dw`` over ``[0, ε]`` with ``S`` frozen (SPEC.md §4).
+    """One exact step of ``dx = [½x + c S] dt + v dw`` over ``[0, ε]`` with ``S`` frozen (docs/mathematics.md §4).
 
     The deterministic part ``y' = ½ y + c S``, ``y(0) = x`` is solved by ``dsolve``; its solution
     ``e^{ε/2} x + 2c(e^{ε/2} - 1) S`` gives ``decay`` and ``score_weight``. The noise
     ``v ∫_0^ε e^{(ε-u)/2} dw_u`` has, by Itô isometry, variance ``v² ∫_0^ε e^{ε-u} du = v²(e^ε - 1)``.
-    ``c = (1 + v²)/2`` is the backward drift's score coefficient (SPEC.md §1); pass ``v_value`` to
+    ``c = (1 + v²)/2`` is the backward drift's score coefficient (docs/mathematics.md §1); pass ``v_value`` to
     substitute a number for ``v``. Returns ``{"decay", "score_weight", "noise_variance"}`` in ``ε, v``.
     """
     y = sp.Function("y")
@@ -95,7 +95,7 @@ def exponential_integrator_coefficients(v_value=None) -> dict:
 
 
 def kinetic_step_coefficients() -> dict:
-    """One step ``ε†`` (symbol ``step``) of ``dx = v du``, ``dv = (F - γ v) du + √(2γ) dB``, F frozen (SPEC.md §5).
+    """One step ``ε†`` (symbol ``step``) of ``dx = v du``, ``dv = (F - γ v) du + √(2γ) dB``, F frozen (docs/mathematics.md §5).
 
     The state ``z = (x, v)`` solves the linear SDE ``dz = (A z + b F) du + σ dB`` with
     ``A = [[0, 1], [0, -γ]]``, ``b = (0, 1)``, ``σ = (0, √(2γ))``. Variation of constants gives

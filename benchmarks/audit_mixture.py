@@ -24,40 +24,26 @@ import multiprocessing
 import sys
 import time
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from piadm_verify import claims, stats  # noqa: E402
-from piadm_verify.sweeps_mixture import (  # noqa: E402
-    MixtureDeltaSweep,
-    MixtureFitSweep,
-    MixturePicardSweep,
-    MixtureSeparationSweep,
-    mixture_delta_sweep,
-    mixture_fit_sweep,
-    mixture_picard_sweep,
-    mixture_separation_sweep,
-)
+from piadm_verify.reporting.suites import SUITES  # noqa: E402
+from piadm_verify.studies import judge  # noqa: E402
+from piadm_verify.studies.registry import MIXTURE  # noqa: E402
+from piadm_verify.verification import stats  # noqa: E402
+from piadm_verify.verification.claims import ALPHA, ALPHA_FAMILY  # noqa: E402
 
-ALPHA = claims.ALPHA
-ALPHA_FAMILY = claims.ALPHA_FAMILY
 SEED_STRIDE = 10_000
 
 
-def configs(quick: bool):
-    """The default tier's configurations (``quick``: half the samples per run)."""
-    fit, picard, delta, separation = MixtureFitSweep(), MixturePicardSweep(), MixtureDeltaSweep(), MixtureSeparationSweep()
-    if quick:
-        fit = replace(fit, n=fit.n // 2)
-        picard = replace(picard, n=picard.n // 2)
-        delta = replace(delta, n=delta.n // 2)
-        separation = replace(separation, n=separation.n // 2)
-    return ((mixture_fit_sweep, fit), (mixture_picard_sweep, picard), (mixture_delta_sweep, delta),
-            (mixture_separation_sweep, separation))
+def studies(quick: bool):
+    """The quick suite's mixture studies, as the default theory tier runs them (``quick``: half the
+    samples per run)."""
+    chosen = [s for s in SUITES["quick"] if s.name in MIXTURE]
+    return [s.configured(n=s.config.n // 2) for s in chosen] if quick else chosen
 
 
 def audit_seed(args) -> tuple[int, list[str], int, bool, float]:
@@ -65,12 +51,9 @@ def audit_seed(args) -> tuple[int, list[str], int, bool, float]:
     seed, quick = args
     torch.set_num_threads(1)
     start = time.perf_counter()
-    tables = {}
-    for sweep, config in configs(quick):
-        table = sweep(replace(config, seed=config.seed + SEED_STRIDE * seed))
-        tables[table.name] = table
-    results = claims.mixture_claims(tables, alpha=ALPHA)
-    family = stats.holm(claims.mixture_claims(tables, alpha=ALPHA_FAMILY / len(results)), ALPHA_FAMILY)
+    tables = {s.name: s.run(seed=SEED_STRIDE * seed) for s in studies(quick)}
+    results = judge(tables, alpha=ALPHA)
+    family = stats.holm(judge(tables, alpha=ALPHA_FAMILY / len(results)), ALPHA_FAMILY)
     failed = [c.name for c in results if not c.passed]
     return seed, failed, len(results), bool(family.passed), time.perf_counter() - start
 

@@ -1,20 +1,38 @@
-"""PIADM samplers (SPEC.md §4-5), their sequential references, the exact-law oracle for Gaussian
-targets (SPEC.md §8), calibrated score errors (SPEC.md §6) and the verification machinery.
+"""PIADM samplers (docs/mathematics.md §4-5), their sequential references, the exact-law oracle for
+Gaussian targets (§8), calibrated score errors (§6) and the verification machinery.
 
-Public names are listed in ``../shared/API.md``; everything takes forward (noise) time ``s``.
+The package is layered; each subpackage imports only from those below it:
+
+    core          grids, schemes, noise, presets, argument checks
+    samplers      PIADM-SDE/ODE and sequential references      oracle    exact laws on Gaussian targets
+    scores        calibrated score errors
+    verification  tables, statistics, estimators, claims by tier
+    studies       the studies, declared once, and their registry
+    reporting     suites, reports, plots, baseline
+    cli           the command line
+
+The public names of docs/api.md are importable from here; everything takes forward (noise) time ``s``.
 """
 
 from analytic import Gaussian, GaussianMixture, gaussian_hellinger, gaussian_kl, gaussian_tv, gaussian_w2
 
-from ._common import NonFiniteError, SamplerResult
-from .grid import GridBlock, TimeGrid
-from .noise import NoiseSource, make_generator
-from .schemes import EXPONENTIAL_INTEGRATOR, EulerMaruyama, ExponentialIntegrator, KineticStep, SDEScheme
-from .errors import InjectedScore, inject_error
-from .oracle import exact_law, exact_laws
-from .presets import ode_preset, sde_preset
-from .ode import Corrector, exact_law_ode, piadm_ode, sequential_ode
-from .sde import piadm_sde, sequential_sde
+from .core import (
+    EXPONENTIAL_INTEGRATOR,
+    Corrector,
+    EulerMaruyama,
+    ExponentialIntegrator,
+    GridBlock,
+    KineticStep,
+    NoiseSource,
+    SDEScheme,
+    TimeGrid,
+    make_generator,
+    ode_preset,
+    sde_preset,
+)
+from .oracle import exact_law, exact_law_ode, exact_laws
+from .samplers import NonFiniteError, RoundInfo, SamplerResult, piadm_ode, piadm_sde, sequential_ode, sequential_sde
+from .scores import InjectedScore, inject_error
 
 __all__ = [
     "Gaussian",
@@ -38,6 +56,7 @@ __all__ = [
     "exact_law_ode",
     "Corrector",
     "SamplerResult",
+    "RoundInfo",
     "NonFiniteError",
     "NoiseSource",
     "make_generator",

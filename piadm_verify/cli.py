@@ -5,7 +5,7 @@
     piadm-verify report [--suite quick|full] [--out DIR] [--seed S] [--quiet]
     piadm-verify baseline (--check | --update) [--file PATH] [--quiet]
 
-``report`` runs a suite's studies (:mod:`piadm_verify.suites`) and writes ``report.md``,
+``report`` runs a suite's studies (:mod:`piadm_verify.reporting.suites`) and writes ``report.md``,
 ``results.json`` and PNG plots into DIR (default ``reports/<suite>/``), replacing an earlier report
 there only once the new one is complete. ``baseline --check`` recomputes the canonical error rates
 and compares them with the baseline file (default ``reports/baseline.json``, relative to the
@@ -77,7 +77,7 @@ def build_parser(suite_names: Sequence[str]) -> argparse.ArgumentParser:
 
 
 def _report(args, suites: Mapping) -> int:
-    from .report import write_report
+    from .reporting.report import write_report
 
     out = args.out if args.out is not None else Path("reports") / args.suite
     result = write_report(suites[args.suite], out, suite=args.suite, seed=args.seed, quiet=args.quiet)
@@ -88,7 +88,7 @@ def _report(args, suites: Mapping) -> int:
 
 
 def _baseline(args) -> int:
-    from . import baseline
+    from .reporting import baseline
 
     path = args.file if args.file is not None else baseline.DEFAULT_PATH
     start = time.perf_counter()
@@ -116,13 +116,13 @@ def _baseline(args) -> int:
 
 def main(argv: Sequence[str] | None = None, *, suites: Mapping | None = None) -> int:
     """Run the command line; returns the exit status. ``suites`` (default
-    :data:`piadm_verify.suites.SUITES`) lets tests offer small suites of their own."""
+    :data:`piadm_verify.reporting.suites.SUITES`) lets tests offer small suites of their own."""
     if suites is None:
-        from .suites import SUITES as suites
+        from .reporting.suites import SUITES as suites
     parser = build_parser(list(suites))
     args = parser.parse_args(argv)
-    from .baseline import BaselineError
-    from .report import ReportError
+    from .reporting.baseline import BaselineError
+    from .reporting.report import ReportError
 
     try:
         return _report(args, suites) if args.command == "report" else _baseline(args)

@@ -1,6 +1,6 @@
 """Deliberately broken PIADM-SDE samplers: the negative controls of the theory suite.
 
-Each is a :class:`~piadm_verify.sweeps.Variant`. Faults in the scheme, the score, the grid or the
+Each is a :class:`~piadm_verify.studies.base.Variant`. Faults in the scheme, the score, the grid or the
 preset are written in the language the oracle reads, so the exact-law sweeps see them; a fault
 outside it (ignoring the generator) only shows in Monte Carlo sweeps. Every variant must make at
 least one theory claim fail, and every claim must be failed by at least one variant
@@ -18,16 +18,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from piadm_verify.grid import TimeGrid
-from piadm_verify.presets import sde_preset
-from piadm_verify.schemes import ExponentialIntegrator
-from piadm_verify.sde import piadm_sde
-from piadm_verify.sweeps import Table, Variant
+from piadm_verify import TimeGrid, piadm_sde, sde_preset
+from piadm_verify.core.schemes import ExponentialIntegrator
+from piadm_verify.studies import Variant, study
+from piadm_verify.verification import Table
 
 
 def distorted(table: Table, column: str, values) -> Table:
     """``table`` with ``column`` replaced by ``values`` (a wrong-rate control's data)."""
-    return Table(table.name, {**table.columns, column: list(np.asarray(values, dtype=float))}, table.settings)
+    return table.replace_column(column, np.asarray(values, dtype=float))
 
 
 def finitely_tripped(results) -> set[str]:
@@ -35,11 +34,11 @@ def finitely_tripped(results) -> set[str]:
     return {c.name for c in results if not c.passed and math.isfinite(c.estimate)}
 
 
-def check_wrong_rate(claims_of, tables: dict, name: str, table_name: str, distort) -> None:
+def check_wrong_rate(tables: dict, name: str, table_name: str, distort) -> None:
     """Assert that claim ``name`` fails, with a finite estimate, once ``distort`` has made the rate of
-    ``tables[table_name]`` wrong (``claims_of``: the suite's claims function)."""
-    wrong = {**tables, table_name: distort(tables[table_name])}
-    check = {c.name: c for c in claims_of(wrong)}[name]
+    ``tables[table_name]`` wrong (the claims are the registered study's)."""
+    wrong = distort(tables[table_name])
+    check = {c.name: c for c in study(table_name).judge(wrong)}[name]
     assert not check.passed and math.isfinite(check.estimate), check.summary()
 
 
@@ -62,9 +61,9 @@ class NoiseVarianceEps(ExponentialIntegrator):
         return np.asarray(eps, dtype=np.float64).copy()
 
 
-def sampler_ignoring_generator(score, grid, K, n=None, dim=None, *, generator=None, **kwargs):
+def sampler_ignoring_generator(score, grid, n=None, dim=None, *, generator=None, **kwargs):
     """PIADM-SDE that draws from torch's global generator whatever it is given."""
-    return piadm_sde(score, grid, K, n, dim, generator=None, **kwargs)
+    return piadm_sde(score, grid, n, dim, generator=None, **kwargs)
 
 
 class CoordinateSumFault:
@@ -132,7 +131,7 @@ def _corrector_fault(**change):
 
 def ode_preset_with_sde_step(d, delta, *, eta):
     """The ODE preset with the SDE's step ε ∝ δ²/d instead of δ/√d (so M grows like d, not √d)."""
-    from piadm_verify.presets import ode_preset
+    from piadm_verify import ode_preset
 
     good = ode_preset(d, delta, eta=eta)
     factor = delta / math.sqrt(d)

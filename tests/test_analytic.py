@@ -1,4 +1,4 @@
-"""Property tests of the analytic targets ``Gaussian`` and ``GaussianMixture`` (SPEC.md §1-2).
+"""Property tests of the analytic targets ``Gaussian`` and ``GaussianMixture`` (docs/mathematics.md §1-2).
 
 Random targets are built from a hypothesis-drawn seed (random orthogonal eigenvectors,
 log-uniform eigenvalues), so every failure is reproducible from the printed seed; hypothesis runs
@@ -68,7 +68,7 @@ def dense(cov):
 
 
 def ou_moments(mean, cov, s):
-    """OU transition (SPEC.md §1) written out: e^{-s/2} μ, e^{-s} Σ + (1 - e^{-s}) I."""
+    """OU transition (docs/mathematics.md §1) written out: e^{-s/2} μ, e^{-s} Σ + (1 - e^{-s}) I."""
     cov = dense(cov)
     return math.exp(-s / 2) * mean, math.exp(-s) * cov + (-math.expm1(-s)) * np.eye(cov.shape[0])
 

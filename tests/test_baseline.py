@@ -2,7 +2,7 @@
 samplers, a deliberately worsened sampler fails the check with a readable diff, and malformed
 files are clear errors.
 
-Tolerances (piadm_verify.baseline): oracle values and oracle slopes relative 1e-8 (exact data: no
+Tolerances (piadm_verify.reporting.baseline): oracle values and oracle slopes relative 1e-8 (exact data: no
 false failures beyond round-off, which the chosen rows keep ~1e-12 below it); the Monte Carlo
 slopes (the SDE path sweep's and the four mixture targets' δ₂² slopes) max(0.05, 3·SE), from fixed
 seeds, so the check is deterministic on a given platform.
@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from broken import BROKEN
-from piadm_verify import baseline
-from piadm_verify.baseline import BaselineError, Entry
-from piadm_verify.sweeps import Table
+from piadm_verify.reporting import baseline
+from piadm_verify.reporting.baseline import BaselineError, Entry
+from piadm_verify.verification import Table
 
 COMMITTED = Path(__file__).resolve().parent.parent / "reports" / "baseline.json"
 

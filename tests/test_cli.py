@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from piadm_verify import baseline, cli
-from piadm_verify.baseline import Entry
+from piadm_verify import cli
+from piadm_verify.reporting import baseline
+from piadm_verify.reporting.baseline import Entry
 from test_report import tiny_studies
 
 COMMITTED = Path(__file__).resolve().parent.parent / "reports" / "baseline.json"
@@ -25,7 +26,7 @@ def _tiny_suites():
     return {"tiny": tiny_studies()}
 
 
-def _never_runs(seed):
+def _never_runs(config, variant):
     raise AssertionError("the study ran although the command should have stopped first")
 
 
@@ -63,7 +64,7 @@ def test_bad_arguments_exit_2_with_a_message(argv, message, capsys):
 def test_unwritable_output_directory_exits_2_and_writes_nothing(tmp_path, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    suites = {"tiny": [replace(study, run=_never_runs) for study in tiny_studies()]}
+    suites = {"tiny": [replace(study, sweep=_never_runs) for study in tiny_studies()]}
     status = cli.main(["report", "--suite", "tiny", "--out", str(blocker / "out"), "--quiet"], suites=suites)
     assert status == 2
     assert "cannot write the report" in capsys.readouterr().err
@@ -132,7 +133,7 @@ def test_unwritable_baseline_exits_2_before_computing(tmp_path, monkeypatch, cap
     assert [p.name for p in tmp_path.iterdir()] == ["a-file"]
 
 
-def _exploding_study(seed):
+def _exploding_sweep(config, variant):
     raise RuntimeError("sweep exploded")
 
 
@@ -154,7 +155,7 @@ def test_baseline_errors_exit_2_and_crashes_exit_3_not_1(error, status, message,
 
 
 def test_a_crashing_study_exits_3_with_its_traceback(tmp_path, capsys):
-    suites = {"tiny": [replace(tiny_studies()[0], run=_exploding_study)]}
+    suites = {"tiny": [replace(tiny_studies()[0], sweep=_exploding_sweep)]}
     assert cli.main(["report", "--suite", "tiny", "--out", str(tmp_path / "out"), "--quiet"], suites=suites) == 3
     err = capsys.readouterr().err
     assert "Traceback" in err and "piadm-verify report: unexpected error: RuntimeError: sweep exploded" in err

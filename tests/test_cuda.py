@@ -37,11 +37,11 @@ def test_converged_picard_reproduces_sequential_on_cuda(dtype, tol):
     """K ≥ M: PIADM-SDE and PIADM-ODE equal their sequential references path by path on the GPU."""
     grid = TimeGrid.early_stopping(4.0, 1e-2, 1.0, 0.2)
     K = grid.max_steps
-    a = piadm_sde(TARGET, grid, K, 512, 4, generator=_cuda_generator(1), dtype=dtype)
+    a = piadm_sde(TARGET, grid, 512, 4, K=K, generator=_cuda_generator(1), dtype=dtype)
     b = sequential_sde(TARGET, grid, 512, 4, generator=_cuda_generator(1), dtype=dtype)
     assert a.samples.device.type == "cuda" and a.samples.dtype == dtype
     assert (a.samples - b.samples).abs().max().item() < tol
-    c = piadm_ode(TARGET, grid, K, 512, 4, corrector={**CORRECTOR, "K": 6}, generator=_cuda_generator(2), dtype=dtype)
+    c = piadm_ode(TARGET, grid, 512, 4, K=K, corrector={**CORRECTOR, "K": 6}, generator=_cuda_generator(2), dtype=dtype)
     d = sequential_ode(TARGET, grid, 512, 4, corrector=CORRECTOR, generator=_cuda_generator(2), dtype=dtype)
     assert (c.samples - d.samples).abs().max().item() < tol
 
@@ -51,8 +51,8 @@ def test_cuda_samplers_agree_with_their_exact_laws():
     the CPU oracle: χ² mean and likelihood-ratio covariance tests, Holm at α_family = 1e-4."""
     grid = TimeGrid.uniform(4.0, 1e-2, 4, 8)
     score = inject_error(TARGET, "affine", 0.2, grid, "L2", generator=0)
-    sde = piadm_sde(score, grid, 3, 20000, 4, generator=_cuda_generator(3)).samples.cpu()
-    ode = piadm_ode(TARGET, grid, 3, 20000, 4, corrector=CORRECTOR, generator=_cuda_generator(4)).samples.cpu()
+    sde = piadm_sde(score, grid, 20000, 4, K=3, generator=_cuda_generator(3)).samples.cpu()
+    ode = piadm_ode(TARGET, grid, 20000, 4, K=3, corrector=CORRECTOR, generator=_cuda_generator(4)).samples.cpu()
     p = list(gaussian_pvalues(sde, exact_law(TARGET, grid, "sde", 3, error=score)).values())
     p += list(gaussian_pvalues(ode, exact_law(TARGET, grid, "ode", 3, corrector=CORRECTOR)).values())
     family = stats.holm(p, 1e-4)
@@ -87,5 +87,5 @@ def test_non_finite_values_are_reported_on_cuda():
         return out * float("nan") if calls["n"] == 3 else out
 
     with pytest.raises(NonFiniteError) as info:
-        piadm_sde(score, grid, 2, 8, 4, generator=_cuda_generator(0))
+        piadm_sde(score, grid, 8, 4, K=2, generator=_cuda_generator(0))
     assert (info.value.block, info.value.iteration) == (1, 0)

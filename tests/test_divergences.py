@@ -1,4 +1,4 @@
-"""Checks of the exact Gaussian divergences of SPEC.md §9 (``analytic.divergences``).
+"""Checks of the exact Gaussian divergences of docs/mathematics.md §9 (``analytic.divergences``).
 
 References are independent of the code under test: 50-digit mpmath evaluations of the textbook
 formulas, numerical integration of ``|p - q| / 2``, the χ² law of an isotropic variance change,

@@ -1,6 +1,6 @@
-"""Calibrated score-error injection (SPEC.md §6, ``piadm_verify.errors``).
+"""Calibrated score-error injection (docs/mathematics.md §6, ``piadm_verify.scores.errors``).
 
-What is checked, each against an independent computation written here from SPEC.md §6 and the
+What is checked, each against an independent computation written here from docs/mathematics.md §6 and the
 docstrings (never the library's own ``mean_square``):
 
 1. calibration: affine kinds (bias, pulse, affine scaled/random) reach exactly the requested δ
@@ -28,10 +28,10 @@ import torch
 from scipy import stats
 
 from analytic import Gaussian, GaussianMixture
-from piadm_verify.errors import KINDS, NORMS, Calibration, InjectedScore, inject_error
-from piadm_verify.grid import TimeGrid
-from piadm_verify.oracle import exact_law
-from piadm_verify.sde import piadm_sde
+from piadm_verify.scores.errors import KINDS, NORMS, Calibration, InjectedScore, inject_error
+from piadm_verify import TimeGrid
+from piadm_verify import exact_law
+from piadm_verify import piadm_sde
 
 F64 = torch.float64
 Z_1E4 = float(stats.norm.ppf(1 - 0.5e-4))  # two-sided α = 1e-4: 3.89
@@ -101,7 +101,7 @@ def grid_times_and_weights(grid: TimeGrid) -> tuple[np.ndarray, np.ndarray]:
 
 
 def marginal_moments(target: Gaussian, s: float) -> tuple[np.ndarray, np.ndarray]:
-    """p_s = N(e^{-s/2} μ, e^{-s} Σ + (1 - e^{-s}) I), written from SPEC.md §2."""
+    """p_s = N(e^{-s/2} μ, e^{-s} Σ + (1 - e^{-s}) I), written from docs/mathematics.md §2."""
     mu, cov = target.mean.numpy(), target.cov.numpy()
     return math.exp(-s / 2) * mu, math.exp(-s) * cov + (1 - math.exp(-s)) * np.eye(mu.shape[0])
 
@@ -129,7 +129,7 @@ def affine_mean_square(score: InjectedScore, times: np.ndarray) -> np.ndarray:
 
 
 def spec_delta(mean_square: np.ndarray, weights: np.ndarray, norm: str) -> float:
-    """SPEC.md §6: δ₂² = Σ ε E‖e‖², δ_∞² = max E‖e‖²."""
+    """docs/mathematics.md §6: δ₂² = Σ ε E‖e‖², δ_∞² = max E‖e‖²."""
     return math.sqrt(float(np.dot(weights, mean_square)) if norm == "L2" else float(mean_square.max()))
 
 
@@ -409,7 +409,7 @@ def test_pulse_default_center_and_width():
 @pytest.mark.parametrize("target_name", list(TARGETS))
 def test_affine_scaled_is_a_multiple_of_the_true_score(target_name, norm):
     """affine (scaled): s_θ = (1 - α)∇log p_s, with α = δ / √(Σ ε tr Σ_s^{-1}) (L2) or
-    δ / √(max tr Σ_s^{-1}) (Linf), Σ_s computed here from SPEC.md §2."""
+    δ / √(max tr Σ_s^{-1}) (Linf), Σ_s computed here from docs/mathematics.md §2."""
     target, grid = TARGETS[target_name](), es_grid()
     score = inject_error(target, "affine", 0.4, grid, norm=norm)
     times, weights = grid_times_and_weights(grid)
@@ -557,7 +557,7 @@ def test_oracle_with_error_matches_piadm_sde_monte_carlo(kind, opts, target_name
     K, n = 2, 6000
     score = inject_error(target, kind, 1.2, grid, generator=21, **opts)
     law = exact_law(target, grid, "sde", K, error=score)
-    out = piadm_sde(score, grid, K, n=n, dim=target.dim, generator=22)
+    out = piadm_sde(score, grid, n, target.dim, K=K, generator=22)
     p = _law_pvalues(out.samples, law)
     assert min(p) * len(p) > 1e-4, p
     p_free = _law_pvalues(out.samples, exact_law(target, grid, "sde", K))

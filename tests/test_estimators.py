@@ -1,4 +1,4 @@
-"""Tests of ``piadm_verify.estimators``: distances from samples to an exact target (SPEC.md §9).
+"""Tests of ``piadm_verify.verification.estimators``: distances from samples to an exact target (docs/mathematics.md §9).
 
 Each estimator is validated where the truth is known: exact draws from the target (every test of
 fit must accept them; every divergence must be ≈ 0 up to its stated bias), draws from a known wrong
@@ -23,7 +23,7 @@ from scipy import stats as scipy_stats
 
 from analytic import Gaussian, GaussianMixture, gaussian_kl, gaussian_tv
 from piadm_verify import TimeGrid, inject_error, piadm_sde
-from piadm_verify.estimators import (
+from piadm_verify.verification.estimators import (
     CVM_P_BOUND,
     _component_box_masses,
     assignment_probabilities,
@@ -375,13 +375,13 @@ def test_girsanov_path_kl_of_a_bias_error_is_half_delta_squared():
 
 def test_path_kl_estimate_needs_replicates_with_path_kl():
     p0, grid, score = bias_setup(0.1)
-    runs = [piadm_sde(score, grid, 16, 50, 2, generator=s, reference_score=p0) for s in (1, 2)]
+    runs = [piadm_sde(score, grid, 50, 2, K=16, generator=s, reference_score=p0) for s in (1, 2)]
     result = path_kl_estimate(runs)
     assert result.estimate == pytest.approx(0.005, rel=1e-9)
     with pytest.raises(ValueError, match="at least 2"):
         path_kl_estimate(runs[:1])
     with pytest.raises(ValueError, match="reference_score"):
-        path_kl_estimate([runs[0], piadm_sde(score, grid, 16, 50, 2, generator=3)])
+        path_kl_estimate([runs[0], piadm_sde(score, grid, 50, 2, K=16, generator=3)])
     with pytest.raises(ValueError, match="generator"):
         girsanov_path_kl(score, p0, grid, 16, 50, 2, None)
 

@@ -1,4 +1,4 @@
-"""TimeGrid / GridBlock (SPEC.md §3): block structure, the early-stopping schedule, validation.
+"""TimeGrid / GridBlock (docs/mathematics.md §3): block structure, the early-stopping schedule, validation.
 
 Conventions checked everywhere (``_check_structure``): backward block times ``0 = t_0 < … < t_N
 = T - η``; per block a sub-grid ``0 = τ_{n,0} < … < τ_{n,M_n} = h_n`` with positive steps summing
@@ -15,13 +15,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from piadm_verify import GridBlock, TimeGrid
-from piadm_verify.presets import ode_preset, sde_preset
+from piadm_verify import ode_preset, sde_preset
 
 RTOL = 1e-12
 
 
 def _check_structure(grid: TimeGrid, h_max: float | None = None) -> None:
-    """Every structural invariant of a valid grid (SPEC.md §3)."""
+    """Every structural invariant of a valid grid (docs/mathematics.md §3)."""
     T, eta = grid.T, grid.eta
     bt = np.asarray(grid.block_times)
     assert bt.ndim == 1 and bt.shape[0] == grid.blocks + 1
@@ -176,7 +176,7 @@ def test_grid_arrays_are_read_only():
 # early stopping
 # --------------------------------------------------------------------------------------------------
 def _check_early_stopping(grid: TimeGrid, T: float, eta: float, h: float, eps: float) -> None:
-    """SPEC.md §3: steps ≈ ε while r = T - t ≥ 1, then r_{k+1} = r_k (1 - ε) down to η."""
+    """docs/mathematics.md §3: steps ≈ ε while r = T - t ≥ 1, then r_{k+1} = r_k (1 - ε) down to η."""
     _check_structure(grid, h_max=h)
     r = _remaining_times(grid)
     assert r[0] == pytest.approx(T, abs=1e-12) and r[-1] == pytest.approx(eta, rel=1e-12, abs=1e-15)
@@ -261,7 +261,7 @@ def test_early_stopping_merged_last_step():
 
 
 def test_early_stopping_eta_above_one():
-    """With T > 1 and η > 1 the uniform part stops at r = η (SPEC.md §3: the geometric part is
+    """With T > 1 and η > 1 the uniform part stops at r = η (docs/mathematics.md §3: the geometric part is
     empty): a valid grid with steps ≤ ε tiling [0, T - η]."""
     T, eta, h, eps = 5.0, 2.0, 1.0, 0.1
     grid = TimeGrid.early_stopping(T=T, eta=eta, h=h, eps=eps)

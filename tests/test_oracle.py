@@ -1,7 +1,7 @@
-"""The exact-law oracle of PIADM-SDE on Gaussian targets (SPEC.md §4, §8, §9).
+"""The exact-law oracle of PIADM-SDE on Gaussian targets (docs/mathematics.md §4, §8, §9).
 
 1. Exactness: the compiled fast path equals the dense path; both equal an independent brute-force
-   construction of the Picard iteration (explicit loops, written from SPEC.md §4); ``exact_laws``
+   construction of the Picard iteration (explicit loops, written from docs/mathematics.md §4); ``exact_laws``
    equals per-K ``exact_law``; ``K ≥ max M_n`` equals the sequential law (``K < M`` does not);
    ``initial=`` is honoured; bad inputs raise the documented errors.
 2. Sampler/oracle agreement (statistical): samples of ``piadm_sde`` against the oracle's law by an
@@ -26,13 +26,11 @@ import torch
 from scipy import special, stats
 
 from analytic import Gaussian, GaussianMixture, gaussian_kl
-from piadm_verify import EulerMaruyama, ExponentialIntegrator, TimeGrid, piadm_sde
-from piadm_verify.errors import inject_error
-from piadm_verify.ode import exact_laws_ode
-from piadm_verify.oracle import exact_law, exact_laws
-from piadm_verify.presets import sde_preset
-from piadm_verify.sweeps import product_target
-from piadm_verify.stats import holm
+from piadm_verify import EulerMaruyama, ExponentialIntegrator, TimeGrid, exact_law, exact_laws, inject_error, piadm_sde
+from piadm_verify import sde_preset
+from piadm_verify.oracle import exact_laws_ode
+from piadm_verify.studies.base import product_target
+from piadm_verify.verification.stats import holm
 
 from agreement import bartlett_constants, covariance_lrt_pvalue, gaussian_pvalues
 
@@ -168,12 +166,12 @@ def test_fast_path_equals_dense_path(scheme_name, v, grid_name):
 
 
 # --------------------------------------------------------------------------------------------------
-# 1b. independent brute force (SPEC.md §4, explicit loops)
+# 1b. independent brute force (docs/mathematics.md §4, explicit loops)
 # --------------------------------------------------------------------------------------------------
 def step_coefficients(scheme, eps: np.ndarray, v: float):
     """(growth(a, m), weight_j, Var ζ_j) of one step ``Y_{j+1} = d_j Y_j + w_j S_j + v ζ_j``, written
     out per scheme (not read from the scheme's methods): ``growth(a, m) = Π_{a ≤ i < m} d_i``, which for
-    the exponential integrator is ``e^{(τ_m - τ_a)/2}`` as SPEC.md §4 writes it."""
+    the exponential integrator is ``e^{(τ_m - τ_a)/2}`` as docs/mathematics.md §4 writes it."""
     taus = np.concatenate([[0.0], np.cumsum(eps)])
     if isinstance(scheme, EulerMaruyama):
         decay = [1.0 + e / 2 for e in eps]
@@ -206,7 +204,7 @@ def probe_affine_score(score, d: int, s: float) -> tuple[np.ndarray, np.ndarray]
 
 def brute_force_block(score, d: int, t_start: float, taus: np.ndarray, T: float, scheme, v: float, K_max: int):
     """``{K: (A, c, V)}`` for K = 1 … K_max: the block's output ``Y^{(K)}_M = A y_0 + Σ B ζ + c`` and
-    ``V = Σ Var(ζ) B Bᵀ``, by iterating SPEC.md §4 literally on affine functions of the inputs.
+    ``V = Σ Var(ζ) B Bᵀ``, by iterating docs/mathematics.md §4 literally on affine functions of the inputs.
 
     Inputs: ``y_0`` (d), then ``ζ_0 … ζ_{M-1}`` (shared noise) or, when the scheme redraws noise,
     one set ``ζ^{(k)}_0 … ζ^{(k)}_{M-1}`` per iteration k (iteration k + 1 is driven by ``ζ^{(k)}``).
@@ -682,7 +680,7 @@ def test_covariance_lrt_is_calibrated():
 
 
 def test_sampler_agrees_with_oracle():
-    """piadm_sde's output law equals the oracle's N(m, S) (SPEC.md §8) on full-covariance targets at
+    """piadm_sde's output law equals the oracle's N(m, S) (docs/mathematics.md §8) on full-covariance targets at
     d = 2, 8, 32: K = 1, 3 on TimeGrid.uniform(T=6, η=1e-2, 4 blocks × 8), K = 4 on an early-stopping
     grid (M_n = 6, 6, 6, 18), K = 2 on the coarse 4 × 4 grid of the negative tests, a non-commuting
     affine error (δ₂ = 1, dense oracle path) and a bias error with v = 0.5.
@@ -810,7 +808,7 @@ def test_kl_versus_picard_iterations():
 def test_serial_and_threaded_kernels_agree_and_cache_apart():
     """The threaded build of the fast-path kernels gives the serial build's numbers, and the two are
     cached under different names (one shared name would let each load the other's compiled code)."""
-    from piadm_verify import _kernels
+    from piadm_verify.oracle import kernels as _kernels
 
     assert _kernels._picard_serial.py_func.__qualname__ != _kernels._picard_parallel.py_func.__qualname__
     assert _kernels._sequential_serial.py_func.__qualname__ != _kernels._sequential_parallel.py_func.__qualname__

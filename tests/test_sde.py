@@ -1,4 +1,4 @@
-"""PIADM-SDE and its sequential reference (SPEC.md §4, API.md).
+"""PIADM-SDE and its sequential reference (docs/mathematics.md §4, API.md).
 
 Invariants: prefix exactness of the Picard iterates, ``K ≥ max M_n`` ⇒ sequential to round-off,
 seed determinism, chunking invariance, the cost counters, the residual trace (nilpotency of the
@@ -29,7 +29,7 @@ from piadm_verify import (
     sequential_ode,
     sequential_sde,
 )
-from piadm_verify.sde import picard_block
+from piadm_verify.samplers.sde import picard_block
 
 F64 = torch.float64
 
@@ -89,7 +89,7 @@ class Recorder:
 
 def sequential_path(score, block: GridBlock, y0: torch.Tensor, zeta: torch.Tensor | None, v: float):
     """Independent reference: the exponential-integrator recursion x_{j+1} = e^{ε/2} x_j +
-    (1+v²)(e^{ε/2}-1) score(x_j, s_j) + v ζ_j, returning x_0 … x_M (written from SPEC.md §4)."""
+    (1+v²)(e^{ε/2}-1) score(x_j, s_j) + v ζ_j, returning x_0 … x_M (written from docs/mathematics.md §4)."""
     xs = [y0]
     x = y0
     for j, (e, s) in enumerate(zip(block.steps, block.score_times)):
@@ -110,7 +110,7 @@ def replay_noise(grid: TimeGrid, n: int, d: int, seed: int, with_initial: bool =
 
 
 # --------------------------------------------------------------------------------------------------
-# prefix exactness (SPEC.md §4 invariant 1)
+# prefix exactness (docs/mathematics.md §4 invariant 1)
 # --------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("grid_name", ["uniform", "early_stopping"])
 @pytest.mark.parametrize("v", [1.0, 0.0])
@@ -195,7 +195,7 @@ def test_prefix_exactness_picard_block_truncated(v):
 
 
 # --------------------------------------------------------------------------------------------------
-# K ≥ max M_n reproduces the sequential sampler (SPEC.md §4 invariant 2)
+# K ≥ max M_n reproduces the sequential sampler (docs/mathematics.md §4 invariant 2)
 # --------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("grid_name", ["uniform", "early_stopping"])
 @pytest.mark.parametrize("v", [1.0, 0.5, 0.0])
@@ -457,7 +457,7 @@ def test_nonfinite_force_piadm_ode_corrector(block, sub, iteration):
     per_block = K + ODE_CORRECTOR["sub_blocks"] * ODE_CORRECTOR["K"]
     call = block * per_block + K + sub * ODE_CORRECTOR["K"] + iteration
     with pytest.raises(NonFiniteError) as info:
-        piadm_ode(NaNAt(target, call), grid, K, n=4, dim=3, corrector=ODE_CORRECTOR, generator=0)
+        piadm_ode(NaNAt(target, call), grid, n=4, dim=3, K=K, corrector=ODE_CORRECTOR, generator=0)
     err = info.value
     assert (err.block, err.iteration) == (block, iteration)
     assert str(err) == (f"piadm_ode: non-finite force in block {block}, corrector sub-block {sub}, "
@@ -475,7 +475,7 @@ def test_stiff_corrector_scan_stays_finite(dtype, gamma, h, steps, tol):
     converged piadm_ode (K ≥ M_n, K† = M†) still equals sequential_ode path by path (to ``tol``)."""
     grid, target = TimeGrid.uniform(T=2.0, eta=0.05, blocks=2, steps=4), diag_target()
     corrector = dict(K=steps, steps=steps, sub_blocks=2, h=h, gamma=gamma)
-    parallel = piadm_ode(target, grid, 4, 50, 3, corrector=corrector, generator=3, dtype=dtype).samples
+    parallel = piadm_ode(target, grid, 50, 3, K=4, corrector=corrector, generator=3, dtype=dtype).samples
     sequential = sequential_ode(target, grid, 50, 3, corrector=corrector, generator=3, dtype=dtype).samples
     assert torch.isfinite(parallel).all()
     torch.testing.assert_close(parallel, sequential, rtol=0, atol=tol)

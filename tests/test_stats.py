@@ -1,5 +1,5 @@
-"""Tests of ``piadm_verify.stats``: slope fits, bound and equivalence checks, the nested
-log-vs-power test for Picard rounds, Holm families and sample-size helpers (SPEC.md §7, §9).
+"""Tests of ``piadm_verify.verification.stats``: slope fits, bound and equivalence checks, the nested
+log-vs-power test for Picard rounds, Holm families and sample-size helpers (docs/mathematics.md §7, §9).
 
 Every random test draws from a seeded ``numpy.random.Generator``, so it is deterministic; its
 docstring states the false-failure rate of the design, i.e. the probability that a fresh seed
@@ -17,7 +17,7 @@ from statsmodels.regression.linear_model import OLS
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestPower
 
-from piadm_verify.stats import (
+from piadm_verify.verification.stats import (
     CheckResult,
     check_exact_value_at_most,
     check_slope_at_least,
@@ -34,7 +34,7 @@ from piadm_verify.stats import (
     tost_false_failure_rate,
 )
 
-ALPHA = 1e-4  # per-assertion level of the theory suite (SPEC.md §9)
+ALPHA = 1e-4  # per-assertion level of the theory suite (docs/mathematics.md §9)
 BAND_TAIL = 1e-6  # each side of a binomial calibration band
 
 
@@ -316,7 +316,7 @@ def test_tost_false_failure_rate_bounds_the_simulated_rate():
 # Nested test: K* = a + b log d against powers of d
 # --------------------------------------------------------------------------------------------
 
-DIMENSIONS = np.logspace(1, 4, 16)  # three decades, more than the 2.5 SPEC.md §7 asks
+DIMENSIONS = np.logspace(1, 4, 16)  # three decades, more than the 2.5 docs/mathematics.md §7 asks
 
 
 def test_nested_test_accepts_exact_logarithmic_growth():

@@ -1,4 +1,4 @@
-"""The float64 code agrees with the sympy derivations of ``analytic.symbolic`` (SPEC.md §1, §2, §4, §5).
+"""The float64 code agrees with the sympy derivations of ``analytic.symbolic`` (docs/mathematics.md §1, §2, §4, §5).
 
 The symbolic side is evaluated by mpmath at 60 digits on the exact binary inputs the float code
 sees, so a relative agreement of 1e-12 also checks that the float code avoids cancellation at
@@ -14,7 +14,7 @@ import torch
 
 from analytic import Gaussian, ou_mean_factor, ou_noise_variance
 from analytic import symbolic as sym
-from piadm_verify.schemes import ExponentialIntegrator, KineticStep
+from piadm_verify import ExponentialIntegrator, KineticStep
 
 RTOL = 1e-12
 TIMES = [0.0, 1e-9, 1e-6, 1e-3, 0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0]
@@ -26,7 +26,7 @@ def close(actual, expected, rtol=RTOL, atol=0.0):
     return abs(actual - expected) <= rtol * abs(expected) + atol
 
 
-# -- the derivations reproduce the closed forms written in SPEC.md ------------------------------
+# -- the derivations reproduce the closed forms written in docs/mathematics.md ------------------------------
 
 
 def test_derived_ou_moments_are_the_spec_transition():
@@ -49,7 +49,7 @@ def test_derived_exponential_integrator_coefficients_are_the_spec_ones():
     assert sp.simplify(co["decay"] - sp.exp(e / 2)) == 0
     assert sp.simplify(co["score_weight"] - (1 + v**2) * (sp.exp(e / 2) - 1)) == 0
     assert sp.simplify(co["noise_variance"] - v**2 * (sp.exp(e) - 1)) == 0
-    # SPEC.md §4 (v = 1) and §5 predictor (v = 0)
+    # docs/mathematics.md §4 (v = 1) and §5 predictor (v = 0)
     assert sp.simplify(sym.exponential_integrator_coefficients(1)["score_weight"] - 2 * (sp.exp(e / 2) - 1)) == 0
     assert sp.simplify(sym.exponential_integrator_coefficients(0)["score_weight"] - (sp.exp(e / 2) - 1)) == 0
     assert sym.exponential_integrator_coefficients(0)["noise_variance"] == 0
@@ -146,7 +146,7 @@ def test_gaussian_score_diagonal_matches_gradient_of_log_density_per_coordinate(
                 assert close(float(got[row, i]), want, rtol=1e-12, atol=1e-15), (s, row, i)
 
 
-# -- exponential integrator (SPEC.md §4) ---------------------------------------------------------
+# -- exponential integrator (docs/mathematics.md §4) ---------------------------------------------------------
 
 
 @pytest.mark.parametrize("v", [0.0, 1.0, 0.5])
@@ -164,7 +164,7 @@ def test_exponential_integrator_coefficients_match_exact_solution(v):
         assert close(float(noise[j]), sym.evaluate(co["noise_variance"], epsilon=e, v=1.0))
 
 
-# -- kinetic corrector step (SPEC.md §5) ---------------------------------------------------------
+# -- kinetic corrector step (docs/mathematics.md §5) ---------------------------------------------------------
 
 KINETIC = sym.kinetic_step_coefficients()
 

@@ -1,9 +1,9 @@
-"""Gaussian-mixture tier (SPEC.md §2, §7, §9): Monte Carlo theory tests against exact non-Gaussian targets.
+"""Gaussian-mixture tier (docs/mathematics.md §2, §7, §9): Monte Carlo theory tests against exact non-Gaussian targets.
 
 A mixture keeps the target, its marginals p_s and its score exact while the sampler's output law is
-non-Gaussian, so every check here is statistical (or an exact identity). Sweeps come from
-:mod:`piadm_verify.sweeps_mixture`, verdicts from the mixture section of :mod:`piadm_verify.claims`
-(the report runs the same code). Each assertion is at α = 1e-4 and states its sample-size
+non-Gaussian, so every check here is statistical (or an exact identity). Tables come from the
+registered mixture studies (:mod:`piadm_verify.studies.mixture`), verdicts from
+:mod:`piadm_verify.verification.claims.mixture` (the report runs the same code). Each assertion is at α = 1e-4 and states its sample-size
 argument in the claim's docstring; the whole family is also held to α_family = 1e-4 with Holm.
 The ≈ 45 claims asserted one by one make the module's false-failure rate ≤ 45 × 1e-4 ≈ 5e-3 (the
 Holm family test alone is ≤ 1e-4); the audit below measured 0 failures in 2200 assertions.
@@ -24,41 +24,30 @@ import pytest
 import torch
 
 from broken import BROKEN, BROKEN_ODE, check_wrong_rate, distorted, finitely_tripped
-from piadm_verify import claims, stats
-from piadm_verify.sweeps import CORRECT
-from piadm_verify.sweeps_mixture import (
-    MIXTURES,
-    MixtureDeltaSweep,
-    MixtureFitSweep,
-    MixtureHistogramSweep,
-    MixturePicardSweep,
-    MixtureSeparationSweep,
-    mixture_delta_sweep,
-    mixture_fit_sweep,
-    mixture_histogram_sweep,
-    mixture_picard_sweep,
-    mixture_separation_sweep,
-)
+from piadm_verify.reporting.suites import SUITES
+from piadm_verify.studies import CORRECT, judge, study
+from piadm_verify.studies.mixture import MIXTURES
+from piadm_verify.studies.registry import MIXTURE
+from piadm_verify.verification import stats
+from piadm_verify.verification.claims import ALPHA_FAMILY
+from piadm_verify.verification.claims import mixture as claims
 
 pytestmark = pytest.mark.theory
 
-ALPHA_FAMILY = claims.ALPHA_FAMILY
-
-FIT = MixtureFitSweep()
-PICARD = MixturePicardSweep()
-DELTA = MixtureDeltaSweep()
-SEPARATION = MixtureSeparationSweep()
+DEFAULT = ("mixture_fit", "mixture_picard", "mixture_delta", "mixture_separation")  # the quick suite's
+FIT = study("mixture_fit").config
+PICARD = study("mixture_picard").config
+DELTA = study("mixture_delta").config
 
 
 @pytest.fixture(scope="module")
 def tables():
-    return {t.name: t for t in (mixture_fit_sweep(FIT), mixture_picard_sweep(PICARD), mixture_delta_sweep(DELTA),
-                                mixture_separation_sweep(SEPARATION))}
+    return {name: study(name).run() for name in DEFAULT}
 
 
 @pytest.fixture(scope="module")
 def checks(tables):
-    return {c.name: c for c in claims.mixture_claims(tables)}
+    return {c.name: c for c in judge(tables)}
 
 
 def _assert(check):
@@ -86,7 +75,7 @@ def test_piadm_samples_the_exact_mixture_marginal(checks, target, sampler):
     probabilities each keep p > α = 1e-4. The samplers' own bias (KS distance ≤ 0.0063, measured at
     n = 200 000) is ≤ 1/11 of the smallest distance the test detects at n = 1000 (0.070)."""
     for test in ("ks", "cvm", "mode_weight"):
-        _assert(checks[f"mixture_fit_{target}_{sampler}_{test}"])
+        _assert(checks[claims.MIXTURE_FIT.named(target=target, sampler=sampler, test=test)])
 
 
 # -- K ----------------------------------------------------------------------------------------------------
@@ -95,7 +84,7 @@ def test_path_quantity_decays_at_least_geometrically_in_K(checks, target):
     """K: the Girsanov path quantity (the Picard error, exact score) falls at least like e^{-K} after
     its plateau: semi-log slope's one-sided 0.9999 upper limit ≤ −1, cluster-robust over 8 replicates
     of 500 paths, fitted where the replicate mean is ≥ 10× its standard error (α = 1e-4)."""
-    check = checks[f"mixture_picard_decay_{target}"]
+    check = checks[claims.MIXTURE_PICARD_DECAY.named(target=target)]
     _assert(check)
     assert check.false_failure_rate <= 1e-6, check.summary()
 
@@ -105,7 +94,7 @@ def test_histogram_kl_falls_to_its_floor_with_K(tables, checks, target):
     """K (d ≤ 2): the bias-corrected histogram KL(p_η ‖ q̂_K) at the largest K is ≤ δ² = 0.01 (one-sided
     t test over 8 replicates × 500 samples, α = 1e-4), while at K = 1 it is ≥ 10× the standard error of
     its replicate mean: the Picard error is resolved above the Monte Carlo floor, then gone."""
-    _assert(checks[f"mixture_hist_floor_{target}"])
+    _assert(checks[claims.MIXTURE_HIST_FLOOR.named(target=target)])
     first = tables["mixture_picard"].where(target=target, K=min(PICARD.Ks)).column("hist_kl")
     assert first.mean() >= 10 * first.std(ddof=1) / len(first) ** 0.5
 
@@ -117,7 +106,7 @@ def test_path_quantity_scales_quadratically_in_score_error(checks, target):
     0.9999 lower limit of the cluster-robust log-log slope (8 replicates × 250 paths, common random
     numbers) ≥ 1.9 (α = 1e-4); the slope's standard error is ≤ 0.005, so the reported false-failure
     rate at slope 2 is ≤ 1e-6."""
-    check = checks[f"mixture_path_kl_quadratic_{target}"]
+    check = checks[claims.MIXTURE_PATH_KL_QUADRATIC.named(target=target)]
     _assert(check)
     assert check.false_failure_rate <= 1e-6, check.summary()
 
@@ -125,23 +114,23 @@ def test_path_quantity_scales_quadratically_in_score_error(checks, target):
 @pytest.mark.parametrize("target", DELTA.targets)
 def test_path_quantity_matches_the_girsanov_constant(checks, target):
     """δ: path quantity / ½δ₂² lies in [0.8, 1.25] (two one-sided t tests over the replicates at α/2;
-    measured 0.97–1.00 with standard error ≤ 0.008): the calibration of SPEC.md §6 carries over to
+    measured 0.97–1.00 with standard error ≤ 0.008): the calibration of docs/mathematics.md §6 carries over to
     the sampler's own paths on non-Gaussian targets."""
-    _assert(checks[f"mixture_girsanov_{target}"])
+    _assert(checks[claims.MIXTURE_GIRSANOV.named(target=target)])
 
 
 # -- separation ----------------------------------------------------------------------------------------------
 def test_converged_picard_equals_sequential_sampler_on_mixtures(checks):
     """K = M reproduces the sequential sampler path by path for modes 2σ–16σ apart (relative mean
     square ≤ 1e-20; exact identity, false-failure rate 0)."""
-    _assert(checks["mixture_picard_exact_at_M"])
+    _assert(checks[claims.MIXTURE_PICARD_EXACT_AT_M.name])
 
 
 def test_minimal_K_does_not_fall_as_modes_separate(tables, checks):
     """K* (relative mean square to the sequential output ≤ 1e-6) is finite for every separation and
     its slope in log L is not significantly below −0.25 (α = 1e-4), while the Lipschitz bound grows
     ~30× from 2σ to 16σ (recorded in the table)."""
-    _assert(checks["mixture_k_star_separation"])
+    _assert(checks[claims.MIXTURE_K_STAR_SEPARATION.name])
     first = tables["mixture_separation"].where(K=1)
     lipschitz = first.column("lipschitz")
     assert lipschitz.max() / lipschitz.min() >= 20
@@ -149,8 +138,8 @@ def test_minimal_K_does_not_fall_as_modes_separate(tables, checks):
 
 def test_mixture_claims_hold_as_a_holm_family(tables):
     """All mixture claims together at family-wise α = 1e-4: each at its share α/m, combined by Holm."""
-    m = len(claims.mixture_claims(tables))
-    family = stats.holm(claims.mixture_claims(tables, alpha=ALPHA_FAMILY / m), ALPHA_FAMILY)
+    m = len(judge(tables))
+    family = stats.holm(judge(tables, alpha=ALPHA_FAMILY / m), ALPHA_FAMILY)
     assert family.passed, family.summary()
 
 
@@ -158,31 +147,32 @@ def test_mixture_claims_hold_as_a_holm_family(tables):
 # Reduced sweeps (about a second each). The correct sampler must pass them
 # (test_correct_sampler_passes_the_reduced_mixture_sweeps), so a failure is the variant's fault.
 REDUCED = {
-    "fit": lambda v: mixture_fit_sweep(MixtureFitSweep(targets=("trimodal_1d",), samplers=("sde", "ode"), n=500), v),
-    "fit_2d": lambda v: mixture_fit_sweep(MixtureFitSweep(targets=("separated_2d",), samplers=("sde",), n=500), v),
-    "fit_ode": lambda v: mixture_fit_sweep(MixtureFitSweep(targets=("trimodal_1d",), samplers=("ode",), n=2000), v),
-    "delta": lambda v: mixture_delta_sweep(MixtureDeltaSweep(targets=("trimodal_1d",)), v),
-    "picard": lambda v: mixture_picard_sweep(MixturePicardSweep(targets=("trimodal_1d",), replicates=4, n=300), v),
-    "separation": lambda v: mixture_separation_sweep(MixtureSeparationSweep(separations=(2.0, 8.0), replicates=2,
-                                                                            n=100), v),
+    "fit": study("mixture_fit").configured(targets=("trimodal_1d",), samplers=("sde", "ode"), n=500),
+    "fit_2d": study("mixture_fit").configured(targets=("separated_2d",), samplers=("sde",), n=500),
+    "fit_ode": study("mixture_fit").configured(targets=("trimodal_1d",), samplers=("ode",), n=2000),
+    "delta": study("mixture_delta").configured(targets=("trimodal_1d",)),
+    "picard": study("mixture_picard").configured(targets=("trimodal_1d",), replicates=4, n=300),
+    "separation": study("mixture_separation").configured(separations=(2.0, 8.0), replicates=2, n=100),
 }
 
 # Which reduced sweeps each broken variant runs through, and the checks it must fail there.
 # coordinate_sum is a no-op in 1-d (the sum of one coordinate is itself), hence the 2-d fit. Of the
 # PIADM-ODE corrector faults only the doubled noise (a tempered corrector) moves the output law enough
 # for a test of fit at this n (the mode weights flatten); the others are the oracle suite's business.
+_FIT, _GIRSANOV, _PATH_KL = claims.MIXTURE_FIT.named, claims.MIXTURE_GIRSANOV.named, claims.MIXTURE_PATH_KL_QUADRATIC.named
+_EXACT_AT_M = claims.MIXTURE_PICARD_EXACT_AT_M.name
 CAUGHT_BY = {
-    "missing_half_drift": (("fit", "separation"), {"mixture_fit_trimodal_1d_sde_ks", "mixture_fit_trimodal_1d_ode_ks",
-                                                   "mixture_picard_exact_at_M"}),
-    "noise_variance_eps": (("separation",), {"mixture_picard_exact_at_M"}),
-    "error_applied_twice": (("delta",), {"mixture_girsanov_trimodal_1d"}),
-    "delta_not_squared": (("delta",), {"mixture_path_kl_quadratic_trimodal_1d", "mixture_girsanov_trimodal_1d"}),
-    "ignores_generator": (("separation",), {"mixture_picard_exact_at_M", "mixture_k_star_separation"}),
-    "redrawn_noise": (("separation", "picard"), {"mixture_picard_exact_at_M", "mixture_picard_decay_trimodal_1d"}),
-    "score_at_next_point": (("separation",), {"mixture_picard_exact_at_M"}),
-    "one_block": (("separation", "picard"), {"mixture_picard_exact_at_M", "mixture_hist_floor_trimodal_1d"}),
-    "coordinate_sum": (("fit_2d",), {"mixture_fit_separated_2d_sde_ks"}),
-    "corrector_noise_doubled": (("fit_ode",), {"mixture_fit_trimodal_1d_ode_mode_weight"}),
+    "missing_half_drift": (("fit", "separation"), {_FIT(target="trimodal_1d", sampler="sde", test="ks"),
+                                                   _FIT(target="trimodal_1d", sampler="ode", test="ks"), _EXACT_AT_M}),
+    "noise_variance_eps": (("separation",), {_EXACT_AT_M}),
+    "error_applied_twice": (("delta",), {_GIRSANOV(target="trimodal_1d")}),
+    "delta_not_squared": (("delta",), {_PATH_KL(target="trimodal_1d"), _GIRSANOV(target="trimodal_1d")}),
+    "ignores_generator": (("separation",), {_EXACT_AT_M, claims.MIXTURE_K_STAR_SEPARATION.name}),
+    "redrawn_noise": (("separation", "picard"), {_EXACT_AT_M, claims.MIXTURE_PICARD_DECAY.named(target="trimodal_1d")}),
+    "score_at_next_point": (("separation",), {_EXACT_AT_M}),
+    "one_block": (("separation", "picard"), {_EXACT_AT_M, claims.MIXTURE_HIST_FLOOR.named(target="trimodal_1d")}),
+    "coordinate_sum": (("fit_2d",), {_FIT(target="separated_2d", sampler="sde", test="ks")}),
+    "corrector_noise_doubled": (("fit_ode",), {_FIT(target="trimodal_1d", sampler="ode", test="mode_weight")}),
 }
 VARIANTS = {**BROKEN, **BROKEN_ODE}
 
@@ -191,9 +181,9 @@ def _run(variant, names):
     torch.manual_seed(0)  # the generator-ignoring control draws from the global generator
     tables = {}
     for name in names:
-        table = REDUCED[name](variant)
+        table = REDUCED[name].run(variant=variant)
         tables[table.name] = table
-    return claims.mixture_claims(tables)
+    return judge(tables)
 
 
 def test_correct_sampler_passes_the_reduced_mixture_sweeps():
@@ -235,9 +225,10 @@ def _slow_picard_decay(t):
 # Claims that the broken samplers trip only by leaving them nothing to evaluate (K* = inf, no
 # geometric phase): each must fail, with a finite estimate, on the correct table once its rate is wrong.
 WRONG_RATES = {
-    "mixture_k_star_separation": ("mixture_separation", lambda t: distorted(
+    claims.MIXTURE_K_STAR_SEPARATION.name: ("mixture_separation", lambda t: distorted(
         t, "k_star", t.column("k_star") - 2.0 * np.log(t.column("lipschitz")))),
-    **{f"mixture_picard_decay_{target}": ("mixture_picard", _slow_picard_decay) for target in PICARD.targets},
+    **{claims.MIXTURE_PICARD_DECAY.named(target=target): ("mixture_picard", _slow_picard_decay)
+       for target in PICARD.targets},
 }
 
 
@@ -247,7 +238,7 @@ def test_mixture_claim_fails_on_a_wrong_rate(tables, name):
     0.9), or the path quantity decaying 2.5 nats per iteration slower after K = 2 (≈ 10 standard errors
     of the fitted slope beyond −1): the claim fails with a finite estimate. Each at α = 1e-4 on its own
     Monte Carlo data, so a false pass here has probability well below 1e-4."""
-    check_wrong_rate(claims.mixture_claims, tables, name, *WRONG_RATES[name])
+    check_wrong_rate(tables, name, *WRONG_RATES[name])
 
 
 def test_every_kind_of_mixture_claim_is_failed_by_some_broken_sampler(checks, broken_results):
@@ -259,17 +250,7 @@ def test_every_kind_of_mixture_claim_is_failed_by_some_broken_sampler(checks, br
 
 
 # -- larger samples ---------------------------------------------------------------------------------------------
-SLOW = {
-    "fit": MixtureFitSweep(n=4000, eps=0.025),
-    "picard": MixturePicardSweep(targets=tuple(MIXTURES), Ks=(1, 2, 3, 4, 5, 6, 7, 8), n=500),
-    "delta": MixtureDeltaSweep(targets=tuple(MIXTURES), deltas=(0.005, 0.01, 0.02), replicates=24, n=500,
-                               msd_targets=("trimodal_1d",)),
-    "separation": MixtureSeparationSweep(separations=(2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0), replicates=8,
-                                         steps_per_unit=16),
-    "histogram": MixtureHistogramSweep(),
-}
-SLOW_SWEEPS = {"fit": mixture_fit_sweep, "picard": mixture_picard_sweep, "delta": mixture_delta_sweep,
-               "separation": mixture_separation_sweep, "histogram": mixture_histogram_sweep}
+SLOW = {s.name: s for s in SUITES["full"] if s.name in MIXTURE}  # the full report's configurations
 
 
 @pytest.mark.slow
@@ -280,9 +261,9 @@ def test_mixture_claims_hold_at_larger_sample_sizes(sweep):
     difference ∝ δ₂² on the overlapping trimodal target (24 replicates), seven separations, and the
     histogram KL excess ∝ δ₂² (slope ≥ 1.75; 24 replicates × 4000 samples, smallest excess ≈ 35× the
     standard error of its mean). Each claim at α = 1e-4, the sweep's family by Holm at 1e-4."""
-    table = SLOW_SWEEPS[sweep](SLOW[sweep])
-    results = claims.mixture_claims({table.name: table})
+    table = SLOW[sweep].run()
+    results = judge({table.name: table})
     failed = [c.summary() for c in results if not c.passed]
     assert not failed, failed
-    family = stats.holm(claims.mixture_claims({table.name: table}, alpha=ALPHA_FAMILY / len(results)), ALPHA_FAMILY)
+    family = stats.holm(judge({table.name: table}, alpha=ALPHA_FAMILY / len(results)), ALPHA_FAMILY)
     assert family.passed, family.summary()

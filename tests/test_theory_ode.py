@@ -1,8 +1,8 @@
-"""PIADM-ODE theory suite (SPEC.md §5, §7): invariants of the corrector, TV and KL rates, rounds and
+"""PIADM-ODE theory suite (docs/mathematics.md §5, §7): invariants of the corrector, TV and KL rates, rounds and
 space under the ODE presets, the sampler against its exact law, and negative controls.
 
-Claims come from :mod:`piadm_verify.sweeps_ode` and :mod:`piadm_verify.claims` (the same code as the
-reports). Oracle data are exact (false-failure rate 0); the Monte Carlo agreement test states α.
+Claims come from the registered ODE studies (:mod:`piadm_verify.studies.ode`) and
+:mod:`piadm_verify.verification.claims.ode` (the same code as the reports). Oracle data are exact (false-failure rate 0); the Monte Carlo agreement test states α.
 """
 
 import numpy as np
@@ -13,51 +13,38 @@ import torch
 from agreement import gaussian_pvalues
 from analytic import Gaussian
 from broken import BROKEN_ODE, ODE_SWEEPS_FOR, check_wrong_rate, distorted, finitely_tripped
-from piadm_verify import TimeGrid, exact_law, piadm_ode, sequential_ode, stats
-from piadm_verify import claims
-from piadm_verify.ode import Corrector, _kinetic_map, _KineticMaps
-from piadm_verify.sweeps import CORRECT
-from piadm_verify.sweeps_ode import (
-    ODEDimensionSweep,
-    ODERoundsSweep,
-    langevin_bias_sweep,
-    ode_delta_sweep,
-    ode_dimension_sweep,
-    ode_exact_sweep,
-    ode_rounds_sweep,
-    ode_step_sweep,
-    relaxation_sweep,
-)
+from piadm_verify import Corrector, TimeGrid, exact_law, piadm_ode, sequential_ode
+from piadm_verify.oracle.ode import KineticMaps, kinetic_map
+from piadm_verify.studies import CORRECT, judge, study
+from piadm_verify.studies.registry import ODE
+from piadm_verify.verification import stats
+from piadm_verify.verification.claims import ALPHA_FAMILY
+from piadm_verify.verification.claims import ode as claims
 
 pytestmark = pytest.mark.theory
 
-ALPHA_FAMILY = claims.ALPHA_FAMILY
-
 REDUCED = {
-    "langevin_bias": lambda v: langevin_bias_sweep(variant=v),
-    "relaxation": lambda v: relaxation_sweep(variant=v),
-    "ode_delta": lambda v: ode_delta_sweep(variant=v),
-    "ode_eps": lambda v: ode_step_sweep(variant=v),
-    "ode_dimension": lambda v: ode_dimension_sweep(ODEDimensionSweep(dims=(4, 16, 64, 256)), v),
-    "ode_exact": lambda v: ode_exact_sweep(v),
-    "ode_rounds": lambda v: ode_rounds_sweep(variant=v),
-    "ode_presets": lambda v: ode_rounds_sweep(ODERoundsSweep(picard=False), v),
+    "langevin_bias": study("langevin_bias"),
+    "relaxation": study("relaxation"),
+    "ode_delta": study("ode_delta"),
+    "ode_eps": study("ode_eps"),
+    "ode_dimension": study("ode_dimension").configured(dims=(4, 16, 64, 256)),
+    "ode_exact": study("ode_exact"),
+    "ode_rounds": study("ode_rounds"),
+    "ode_presets": study("ode_rounds").configured(picard=False),
 }
 
 
 def _run(variant, names):
-    tables = {}
-    for name in names:
-        table = REDUCED[name](variant)
-        tables[name] = table
     # ode_presets and ode_rounds share a table name; claims read whichever is present.
-    return claims.ode_claims({t.name: t for t in tables.values()})
+    tables = {REDUCED[name].name: REDUCED[name].run(variant=variant) for name in names}
+    return judge(tables)
 
 
 @pytest.fixture(scope="module")
 def tables():
-    return {t.name: t for t in (langevin_bias_sweep(), relaxation_sweep(), ode_delta_sweep(), ode_step_sweep(),
-                                ode_dimension_sweep(), ode_exact_sweep(), ode_rounds_sweep())}
+    """The registered ODE studies at the registry's (the quick suite's) configurations."""
+    return {name: study(name).run() for name in ODE}
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +63,7 @@ def test_converged_piadm_ode_reproduces_sequential_ode(grid):
     """K ≥ M and K† ≥ M† reproduce sequential_ode path by path under one seed (float64, 1e-12)."""
     target = Gaussian([0.5, -1.0, 0.2], [[1.0, 0.3, 0.0], [0.3, 0.6, 0.1], [0.0, 0.1, 0.4]])
     corrector = dict(K=6, steps=5, sub_blocks=2, h=0.4, gamma=2.0)
-    parallel = piadm_ode(target, grid, grid.max_steps, 300, 3, corrector=corrector, generator=7)
+    parallel = piadm_ode(target, grid, 300, 3, K=grid.max_steps, corrector=corrector, generator=7)
     sequential = sequential_ode(target, grid, 300, 3, corrector=corrector, generator=7)
     assert (parallel.samples - sequential.samples).abs().max() < 1e-12
     assert parallel.rounds == grid.blocks * (grid.max_steps + 2 * 6)
@@ -93,8 +80,9 @@ def test_force_free_corrector_step_has_exact_kinetic_ou_moments():
     """
     for step, gamma in ((0.05, 2.0), (0.3, 2.0), (0.7, 0.5)):
         corrector = Corrector(K=1, steps=1, h=step, gamma=gamma)
-        A, c, V = _kinetic_map(_KineticMaps.build(corrector), torch.zeros(1, 1, 1, dtype=torch.float64),
+        step_map = kinetic_map(KineticMaps.build(corrector), torch.zeros(1, 1, 1, dtype=torch.float64),
                                torch.zeros(1, 1, dtype=torch.float64), corrector)
+        A, c, V = step_map.A, step_map.c, step_map.V
         drift = np.array([[0.0, 1.0], [0.0, -gamma]])
         diffusion = np.array([[0.0, 0.0], [0.0, 2.0 * gamma]])
         block = np.block([[-drift, diffusion], [np.zeros((2, 2)), drift.T]]) * step
@@ -159,8 +147,8 @@ def test_ode_rounds_and_space_under_presets(tables):
 
 def test_ode_claims_hold_as_a_holm_family(tables):
     """All PIADM-ODE claims at family-wise α = 1e-4 (each at α/m, combined by Holm)."""
-    m = len(claims.ode_claims(tables))
-    family = stats.holm(claims.ode_claims(tables, alpha=ALPHA_FAMILY / m), ALPHA_FAMILY)
+    m = len(judge(tables))
+    family = stats.holm(judge(tables, alpha=ALPHA_FAMILY / m), ALPHA_FAMILY)
     assert family.passed, family.summary()
 
 
@@ -183,7 +171,7 @@ def test_piadm_ode_samples_agree_with_ode_exact_law():
         g = torch.Generator().manual_seed(11)
         q, _ = torch.linalg.qr(torch.randn(d, d, generator=g, dtype=torch.float64))
         target = Gaussian(torch.linspace(-1, 1, d, dtype=torch.float64), (q * torch.linspace(0.3, 2.0, d)) @ q.T)
-        samples = piadm_ode(target, grid, K, 20000, d, corrector=corrector, generator=g).samples
+        samples = piadm_ode(target, grid, 20000, d, K=K, corrector=corrector, generator=g).samples
         law = exact_law(target, grid, "ode", K, corrector=corrector)
         p_values += list(gaussian_pvalues(samples, law).values())
     family = stats.holm(p_values, ALPHA_FAMILY)
@@ -196,7 +184,7 @@ def test_agreement_check_rejects_a_broken_corrector():
     grid = TimeGrid.uniform(4.0, 1e-2, 4, 6)
     target = Gaussian([0.5, -0.5], [[1.0, 0.3], [0.3, 0.5]])
     corrector = dict(K=2, steps=6, sub_blocks=2, h=0.5)
-    samples = piadm_ode(target, grid, 3, 20000, 2, corrector={**corrector, "shared_noise": False}, generator=3).samples
+    samples = piadm_ode(target, grid, 20000, 2, K=3, corrector={**corrector, "shared_noise": False}, generator=3).samples
     p_values = gaussian_pvalues(samples, exact_law(target, grid, "ode", 3, corrector=corrector))
     assert min(p_values.values()) < 1e-12, p_values
 
@@ -217,9 +205,10 @@ def test_broken_ode_sampler_fails_at_least_one_claim(broken_results, name):
 # Claims that the broken samplers trip only by leaving them nothing to evaluate: each must fail, with a
 # finite estimate, on the correct sampler's table once its rate is wrong (see tests/broken.py).
 WRONG_RATES = {
-    "ode_tv_sqrt_d": ("ode_dimension", lambda t: distorted(t, "tv", t.column("tv") * t.column("d") ** 0.1)),
-    **{f"ode_rounds_log_growth_{column}": ("ode_rounds", lambda t, column=column: distorted(
-        t, column, t.column(column) + 0.01 * t.column("d"))) for column in ("k_star", "corrector_k_star")},
+    claims.ODE_TV_SQRT_D.name: ("ode_dimension", lambda t: distorted(t, "tv", t.column("tv") * t.column("d") ** 0.1)),
+    **{claim.name: ("ode_rounds", lambda t, column=column: distorted(t, column, t.column(column) + 0.01 * t.column("d")))
+       for column, claim in (("k_star", claims.ODE_ROUNDS_LOG_GROWTH_K_STAR),
+                             ("corrector_k_star", claims.ODE_ROUNDS_LOG_GROWTH_CORRECTOR_K_STAR))},
 }
 
 
@@ -227,12 +216,12 @@ WRONG_RATES = {
 def test_ode_claim_fails_on_a_wrong_rate(tables, name):
     """TV ∝ d^{0.6}, or K* / K†* = a + b log d + 0.01 d: the claim fails with a finite estimate (exact
     data, no randomness)."""
-    check_wrong_rate(claims.ode_claims, tables, name, *WRONG_RATES[name])
+    check_wrong_rate(tables, name, *WRONG_RATES[name])
 
 
 def test_every_ode_claim_is_failed_by_some_broken_sampler(tables, broken_results):
     """Every ODE claim fails with a finite estimate for some broken variant, or is among the
     wrong-rate controls."""
     tripped = set().union(*(finitely_tripped(results) for results in broken_results.values()))
-    never = sorted({c.name for c in claims.ode_claims(tables)} - tripped - set(WRONG_RATES))
+    never = sorted({c.name for c in judge(tables)} - tripped - set(WRONG_RATES))
     assert not never, f"ODE claims no broken sampler fails with a finite estimate: {never}"

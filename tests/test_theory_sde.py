@@ -1,8 +1,8 @@
-"""PIADM-SDE theory suite: the theorem's scaling laws (SPEC.md §7), with negative controls.
+"""PIADM-SDE theory suite: the theorem's scaling laws (docs/mathematics.md §7), with negative controls.
 
-Every claim is computed by the sweeps of :mod:`piadm_verify.sweeps` and judged by
-:mod:`piadm_verify.claims`, the same code the reports use. Oracle sweeps are deterministic (the
-exact law of the sampler, SPEC.md §8): their checks have no false failures (α = 0) and compare
+Every claim is computed by the registered SDE studies (:mod:`piadm_verify.studies.sde`) and judged
+by :mod:`piadm_verify.verification.claims.sde`, the same code the reports use. Oracle sweeps are deterministic (the
+exact law of the sampler, docs/mathematics.md §8): their checks have no false failures (α = 0) and compare
 least-squares slopes with the theorem's exponents. The Monte Carlo path sweep states its α.
 The whole family is also held to α_family = 1e-4 with Holm.
 
@@ -17,36 +17,25 @@ import pytest
 import torch
 
 from broken import BROKEN, SWEEPS_FOR, check_wrong_rate, distorted, finitely_tripped
-from piadm_verify import claims, stats
-from piadm_verify.sweeps import (
-    CORRECT,
-    DimensionSweep,
-    PathSweep,
-    RoundsSweep,
-    delta_sweep,
-    dimension_sweep,
-    horizon_sweep,
-    path_sweep,
-    picard_sweep,
-    rounds_sweep,
-    step_sweep,
-)
+from piadm_verify.studies import CORRECT, judge, study
+from piadm_verify.studies.registry import REGISTRY, SDE
+from piadm_verify.verification import stats
+from piadm_verify.verification.claims import ALPHA_FAMILY
+from piadm_verify.verification.claims import sde as claims
 
 pytestmark = pytest.mark.theory
-
-ALPHA_FAMILY = claims.ALPHA_FAMILY
 
 # Reduced sweeps for the negative controls (about a second per variant); the correct sampler
 # must pass them too (test_correct_sampler_passes_the_reduced_sweeps), so a failure there is the
 # variant's fault and not the configuration's.
 REDUCED = {
-    "picard": lambda v: picard_sweep(variant=v),
-    "delta": lambda v: delta_sweep(variant=v),
-    "eps": lambda v: step_sweep(variant=v),
-    "horizon": lambda v: horizon_sweep(variant=v),
-    "dimension": lambda v: dimension_sweep(DimensionSweep(dims=(4, 8, 16, 32, 64)), v),
-    "rounds": lambda v: rounds_sweep(RoundsSweep(dims=(4, 8, 16, 32, 64, 128, 256, 512, 1024)), v),
-    "path": lambda v: path_sweep(PathSweep(n=500, replicates=4), v),
+    "picard": study("picard"),
+    "delta": study("delta"),
+    "eps": study("eps"),
+    "horizon": study("horizon"),
+    "dimension": study("dimension").configured(dims=(4, 8, 16, 32, 64)),
+    "rounds": study("rounds").configured(dims=(4, 8, 16, 32, 64, 128, 256, 512, 1024)),
+    "path": study("path").configured(n=500, replicates=4),
 }
 
 
@@ -54,15 +43,14 @@ def _run(variant, names):
     torch.manual_seed(0)  # the generator-ignoring control draws from the global generator
     tables = {}
     for name in names:
-        table = REDUCED[name](variant)
-        tables[table.name] = table
-    return claims.sde_claims(tables)
+        tables[name] = REDUCED[name].run(variant=variant)
+    return judge(tables)
 
 
 @pytest.fixture(scope="module")
 def tables():
-    return {t.name: t for t in (picard_sweep(), delta_sweep(), step_sweep(), horizon_sweep(), dimension_sweep(),
-                                rounds_sweep(), path_sweep())}
+    """The registered SDE studies that carry claims, at the registry's (the quick suite's) configurations."""
+    return {name: study(name).run() for name in SDE if REGISTRY[name].claims}
 
 
 @pytest.fixture(scope="module")
@@ -170,8 +158,8 @@ def test_path_difference_scales_quadratically_for_fourier_error(tables):
 def test_sde_claims_hold_as_a_holm_family(tables):
     """All PIADM-SDE claims together at family-wise α = 1e-4: each is run at α/m (its Bonferroni
     share, which Holm's first step guarantees for interval-based checks), then combined by Holm."""
-    m = len(claims.sde_claims(tables))
-    family = stats.holm(claims.sde_claims(tables, alpha=ALPHA_FAMILY / m), ALPHA_FAMILY)
+    m = len(judge(tables))
+    family = stats.holm(judge(tables, alpha=ALPHA_FAMILY / m), ALPHA_FAMILY)
     assert family.passed, family.summary()
 
 
@@ -204,11 +192,11 @@ def _slow_initialisation_decay(t):
 # Claims that the broken samplers trip only by leaving them nothing to evaluate: each must fail, with a
 # finite estimate, on the correct sampler's table once its rate is wrong.
 WRONG_RATES = {
-    "plateau_grows_with_h": ("picard", _same_picard_curve_for_every_h),
-    "horizon_decay": ("horizon", _slow_initialisation_decay),
-    "dimension_linear_product": ("dimension", lambda t: distorted(
+    claims.PLATEAU_GROWS_WITH_H.name: ("picard", _same_picard_curve_for_every_h),
+    claims.HORIZON_DECAY.name: ("horizon", _slow_initialisation_decay),
+    claims.DIMENSION_LINEAR_PRODUCT.name: ("dimension", lambda t: distorted(
         t, "kl", np.where(t.column("family") == "product", t.column("kl") * np.sqrt(t.column("d")), t.column("kl")))),
-    "rounds_log_growth": ("rounds", lambda t: distorted(t, "k_star", t.column("k_star") + 0.01 * t.column("d"))),
+    claims.ROUNDS_LOG_GROWTH.name: ("rounds", lambda t: distorted(t, "k_star", t.column("k_star") + 0.01 * t.column("d"))),
 }
 
 
@@ -216,12 +204,12 @@ WRONG_RATES = {
 def test_claim_fails_on_a_wrong_rate(tables, name):
     """KL ∝ d^{1.5}, an initialisation term decaying like e^{-0.67T}, K* = a + b log d + 0.01 d, or one
     Picard plateau for every h: the claim fails with a finite estimate (exact data, no randomness)."""
-    check_wrong_rate(claims.sde_claims, tables, name, *WRONG_RATES[name])
+    check_wrong_rate(tables, name, *WRONG_RATES[name])
 
 
 def test_every_claim_is_failed_by_some_broken_sampler(tables, broken_results):
     """A claim that nothing trips could not fail: each must fail with a finite estimate for some broken
     variant, or be among the wrong-rate controls."""
     tripped = set().union(*(finitely_tripped(results) for results in broken_results.values()))
-    never = sorted({c.name for c in claims.sde_claims(tables)} - tripped - set(WRONG_RATES))
+    never = sorted({c.name for c in judge(tables)} - tripped - set(WRONG_RATES))
     assert not never, f"claims no broken sampler fails with a finite estimate: {never}"

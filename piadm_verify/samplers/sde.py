@@ -1,0 +1,241 @@
+"""PIADM-SDE and its sequential exponential-integrator reference (docs/mathematics.md §4)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from ..core.checks import check_v, positive_int
+from ..core.grid import GridBlock, TimeGrid
+from ..core.noise import NoiseSource
+from ..core.schemes import EXPONENTIAL_INTEGRATOR, SDEScheme
+from .common import evaluate_score, residual, resolve_score, setup
+from .result import NonFiniteError, RoundLog, SamplerResult
+
+__all__ = ["piadm_sde", "sequential_sde", "picard_block", "sequential_block"]
+
+
+def picard_block(
+    score,
+    block: GridBlock,
+    y0: torch.Tensor,
+    K: int,
+    scheme: SDEScheme,
+    v: float,
+    noise: NoiseSource,
+    max_points: int | None = None,
+    sampler: str = "piadm_sde",
+    reference=None,
+    log: RoundLog | None = None,
+) -> "BlockOutput":
+    """K Picard iterations on one block (docs/mathematics.md §4); returns :class:`BlockOutput`
+    ``(Y^{(K)}_{M_n}, residuals (K,), path_kl)``.
+
+    ``Y^{(0)}_j ≡ y0``; iteration k evaluates ``S_j = score(Y^{(k)}_j, s_{n,j})`` for all ``j < M_n`` in
+    one batched call, then solves the linear recursion
+    ``Y^{(k+1)}_{j+1} = d_j Y^{(k+1)}_j + c_j S_j + v ζ_j`` in closed form,
+    ``Y_m = D_m [y0 + Σ_{j<m} D_{j+1}^{-1} (c_j S_j + v ζ_j)]`` with ``D_m = Π_{i<m} d_i``
+    (``= e^{τ_m/2}`` for the exponential integrator): a weighted cumulative sum, no loop over j.
+    The ``ζ`` of the block are drawn once, before the first iteration, and shared by all K.
+
+    With a ``reference`` score (the true ``∇log p``), ``path_kl`` is the block's Girsanov path
+    quantity (docs/mathematics.md §9) ``½ Σ_j ε_j mean_i ‖S^{(K-1)}_j − ∇log p̄(Y^{(K)}_j)‖²``: the score the
+    last iteration used, at the previous iterate, against the true score on the final path.
+    Every iteration is one round of ``log`` (``M_n`` points).
+    """
+    eps = block.steps
+    n_steps = eps.shape[0]
+    as_t = lambda a: torch.as_tensor(a, dtype=y0.dtype, device=y0.device)
+    log_growth = np.concatenate([[0.0], np.cumsum(scheme.log_decay(eps))])
+    grow = as_t(np.exp(log_growth[1:]))[:, None, None]
+    shrink = np.exp(-log_growth[1:])
+    weight = as_t(scheme.score_weight(eps, v) * shrink)[:, None, None]
+    offset = scheme.score_offset
+    times = as_t(block.horizon - (block.start + block.taus[offset : offset + n_steps]))[:, None]
+
+    def driving_noise():
+        zeta = noise.increments(scheme.noise_variance(eps))
+        return v * torch.cumsum(as_t(shrink)[:, None, None] * zeta, dim=0)
+
+    shared = driving_noise() if v != 0.0 and scheme.shared_noise else None
+    path = y0.expand(n_steps + 1, *y0.shape)
+    residuals = torch.zeros(K, dtype=y0.dtype, device=y0.device)
+    for k in range(K):
+        scores = evaluate_score(score, path[offset : offset + n_steps], times, max_points)
+        acc = torch.cumsum(weight * scores, dim=0)
+        if v != 0.0:
+            acc = acc + (shared if shared is not None else driving_noise())
+        new = torch.cat([y0[None], grow * (y0 + acc)])
+        # One check (one device sync) per iteration; a non-finite score always reaches the iterate.
+        if not torch.isfinite(new).all():
+            what = "score" if not torch.isfinite(scores).all() else "iterate"
+            raise NonFiniteError(sampler, what, block.index, k)
+        residuals[k] = residual(new, path)
+        path = new
+        if log is not None:
+            log.round(block.index, k, n_steps, residuals[k])
+    path_kl = None
+    if reference is not None:
+        true = evaluate_score(reference, path[offset : offset + n_steps], times, max_points)
+        gap = (scores - true).pow(2).sum(-1).mean(-1)
+        path_kl = 0.5 * float((as_t(np.array(eps)) * gap).sum())
+    return BlockOutput(path[-1], residuals, path_kl)
+
+
+def sequential_block(
+    score,
+    block: GridBlock,
+    y: torch.Tensor,
+    scheme: SDEScheme,
+    v: float,
+    noise: NoiseSource,
+    sampler: str = "sequential_sde",
+    log: RoundLog | None = None,
+    reference=None,
+) -> tuple[torch.Tensor, float | None]:
+    """One block of the sequential sampler (docs/mathematics.md §4), one score call per step:
+    ``y_{j+1} = d_j y_j + c_j score(y_j, s_{n,j}) + v ζ_j``, with the block's ``ζ`` drawn in one
+    tensor (M_n, n, d) before the first step (none for v = 0). Returns ``(y_{M_n}, path_kl)``, with
+    ``path_kl = ½ Σ_j ε_j mean_i ‖score(y_j) − reference(y_j)‖²`` when a ``reference`` score is given
+    (else None); raises :class:`NonFiniteError` naming the block and step where a score or the
+    iterate stops being finite. Every step is one round of ``log`` (one point).
+    """
+    as_t = lambda a: torch.as_tensor(a, dtype=y.dtype, device=y.device)
+    eps = block.steps
+    decay, weight, times = as_t(scheme.decay(eps)), as_t(scheme.score_weight(eps, v)), as_t(block.score_times)
+    zeta = noise.increments(scheme.noise_variance(eps)) if v != 0.0 else None
+    path_kl = None if reference is None else 0.0
+    for j in range(eps.shape[0]):
+        time = times[j].reshape(1, 1)
+        s_j = evaluate_score(score, y[None], time, None)[0]
+        if not torch.isfinite(s_j).all():
+            raise NonFiniteError(sampler, "score", block.index, j, stage="step")
+        if reference is not None:
+            true = evaluate_score(reference, y[None], time, None)[0]
+            path_kl += 0.5 * float(eps[j]) * float((s_j - true).pow(2).sum(-1).mean())
+        y = decay[j] * y + weight[j] * s_j
+        if zeta is not None:
+            y = y + v * zeta[j]
+        if not torch.isfinite(y).all():
+            raise NonFiniteError(sampler, "iterate", block.index, j, stage="step")
+        if log is not None:
+            log.round(block.index, j, 1, stage="step")
+    return y, path_kl
+
+
+class BlockOutput(NamedTuple):
+    """What :func:`picard_block` returns: the block's end value, residuals per iteration, path KL."""
+
+    value: torch.Tensor
+    residuals: torch.Tensor
+    path_kl: float | None
+
+
+
+@torch.no_grad()
+def piadm_sde(
+    score,
+    grid: TimeGrid,
+    n: int | None = None,
+    dim: int | None = None,
+    *,
+    K: int,
+    x0: torch.Tensor | None = None,
+    generator=None,
+    v: float = 1.0,
+    dtype: torch.dtype | None = None,
+    device=None,
+    max_points_per_call: int | None = None,
+    scheme: SDEScheme = EXPONENTIAL_INTEGRATOR,
+    trace: bool = False,
+    reference_score=None,
+    callback=None,
+    progress: bool = False,
+) -> SamplerResult:
+    """PIADM-SDE: K Picard iterations per block, all grid points of a block scored in one batch (docs/mathematics.md §4).
+
+    Parameters
+    ----------
+    score : callable ``score(x, s)`` (x of shape (..., d), forward time ``s`` broadcastable to
+        ``x.shape[:-1]``), or a target with a ``.score`` method.
+    grid : the :class:`~piadm_verify.core.grid.TimeGrid` (blocks ``t_n``, sub-grids ``τ_{n,m}``).
+    n, dim : number of samples and dimension (or give ``x0``).
+    K : Picard iterations per block (fixed). ``K ≥ max M_n`` reproduces :func:`sequential_sde`.
+    x0 : optional initial values ``ŷ_{t_0}`` (n, d); drawn from ``N(0, I)`` otherwise.
+    generator : ``torch.Generator`` or int seed; the noise layout is documented in
+        :mod:`piadm_verify.core.noise` and shared with :func:`sequential_sde`.
+    v : noise level of the backward dynamics ``dx = [½x + (1+v²)/2 ∇log p̄] dt + v dw`` (1: SDE).
+    dtype, device : float64 (default) or float32; CPU or CUDA (default: that of x0 or generator).
+    max_points_per_call : split each round's batch into chunks of this many grid points (bounds
+        memory; the result is unchanged and it still counts as one round).
+    scheme : the step's coefficients (:class:`~piadm_verify.core.schemes.ExponentialIntegrator`).
+    trace : record the per-iteration residuals ``‖Y^{(k+1)} - Y^{(k)}‖`` of every block.
+    reference_score : the true score (callable or target); when given, ``path_kl`` of the result
+        is the Girsanov path quantity summed over blocks (docs/mathematics.md §9), an upper bound on
+        ``KL(p_η ‖ q̂)`` up to the initialisation term, computable for any target.
+    callback : called after every round with a :class:`~piadm_verify.samplers.result.RoundInfo`
+        (round, block, Picard iteration, residual).
+    progress : a tqdm bar over the ``K·N`` rounds on stderr.
+
+    Returns a :class:`~piadm_verify.samplers.result.SamplerResult` with ``rounds = K·N``,
+    ``score_evals = K·Σ M_n``, ``peak_points = max M_n``. Raises
+    :class:`~piadm_verify.samplers.result.NonFiniteError` naming the block and iteration where a
+    score or an iterate stops being finite.
+    """
+    K = positive_int(K, "K")
+    v = check_v(v)
+    if max_points_per_call is not None:
+        positive_int(max_points_per_call, "max_points_per_call")
+    env = setup(score, grid, n, dim, x0, generator, dtype, device, scheme)
+    y = env.x0 if env.x0 is not None else env.noise.initial(scheme.initial_variance)
+    reference = None if reference_score is None else resolve_score(reference_score)
+    residuals, path_kl = [], 0.0
+    with RoundLog("piadm_sde", K * grid.blocks, callback, progress) as log:
+        for block in grid:
+            y, res, block_kl = picard_block(env.score, block, y, K, scheme, v, env.noise, max_points_per_call,
+                                            reference=reference, log=log)
+            residuals.append(res)
+            path_kl = None if block_kl is None else path_kl + block_kl
+        return log.result(y, trace=tuple(residuals) if trace else None, path_kl=path_kl)
+
+
+@torch.no_grad()
+def sequential_sde(
+    score,
+    grid: TimeGrid,
+    n: int | None = None,
+    dim: int | None = None,
+    *,
+    x0: torch.Tensor | None = None,
+    generator=None,
+    v: float = 1.0,
+    dtype: torch.dtype | None = None,
+    device=None,
+    scheme: SDEScheme = EXPONENTIAL_INTEGRATOR,
+    reference_score=None,
+    callback=None,
+    progress: bool = False,
+) -> SamplerResult:
+    """The sequential exponential-integrator sampler on the same grid (docs/mathematics.md §4).
+
+    ``x_{j+1} = e^{ε_j/2} x_j + (1+v²)(e^{ε_j/2} - 1) score(x_j, s_j) + v ζ_j``, one score call per
+    step. It draws ``ζ`` with the same layout, from the same generator, as :func:`piadm_sde`, so
+    one seed drives both with the same Brownian path. ``rounds = score_evals = Σ M_n``,
+    ``peak_points = 1``. ``reference_score`` gives ``path_kl = ½ Σ_j ε_j mean_i ‖score(x_j) − ∇log p̄(x_j)‖²``;
+    ``callback`` and ``progress`` as for :func:`piadm_sde` (every step is a round).
+    """
+    v = check_v(v)
+    if scheme.score_point != "left":
+        raise ValueError("sequential_sde needs an explicit scheme (score_point='left')")
+    env = setup(score, grid, n, dim, x0, generator, dtype, device, scheme)
+    y = env.x0 if env.x0 is not None else env.noise.initial(scheme.initial_variance)
+    reference = None if reference_score is None else resolve_score(reference_score)
+    path_kl = None if reference is None else 0.0
+    with RoundLog("sequential_sde", grid.total_steps, callback, progress) as log:
+        for block in grid:
+            y, block_kl = sequential_block(env.score, block, y, scheme, v, env.noise, log=log, reference=reference)
+            if block_kl is not None:
+                path_kl += block_kl
+        return log.result(y, path_kl=path_kl)
