@@ -23,14 +23,14 @@ from .core import (
     ExponentialIntegrator,
     GridBlock,
     KineticStep,
-    NoiseSource,
+    StepNoise,
     SDEScheme,
     TimeGrid,
     make_generator,
     ode_preset,
     sde_preset,
 )
-from .oracle import exact_law, exact_law_ode, exact_laws
+from .oracle import NotAffineError, exact_law, exact_law_of, exact_law_ode, exact_laws
 from .samplers import NonFiniteError, RoundInfo, SamplerResult, piadm_ode, piadm_sde, sequential_ode, sequential_sde
 from .scores import InjectedScore, inject_error
 
@@ -45,6 +45,8 @@ __all__ = [
     "InjectedScore",
     "exact_law",
     "exact_laws",
+    "exact_law_of",
+    "NotAffineError",
     "sde_preset",
     "ode_preset",
     "TimeGrid",
@@ -58,7 +60,7 @@ __all__ = [
     "SamplerResult",
     "RoundInfo",
     "NonFiniteError",
-    "NoiseSource",
+    "StepNoise",
     "make_generator",
     "SDEScheme",
     "ExponentialIntegrator",

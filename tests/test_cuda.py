@@ -18,8 +18,8 @@ from piadm_verify import (
     piadm_sde,
     sequential_ode,
     sequential_sde,
-    stats,
 )
+from piadm_verify.verification import stats
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 

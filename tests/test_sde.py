@@ -21,7 +21,7 @@ from piadm_verify import (
     EXPONENTIAL_INTEGRATOR,
     GridBlock,
     NonFiniteError,
-    NoiseSource,
+    StepNoise,
     SamplerResult,
     TimeGrid,
     piadm_ode,
@@ -101,11 +101,10 @@ def sequential_path(score, block: GridBlock, y0: torch.Tensor, zeta: torch.Tenso
 
 
 def replay_noise(grid: TimeGrid, n: int, d: int, seed: int, with_initial: bool = True):
-    """The (initial value, per-block ζ) a sampler seeded with ``seed`` draws (noise.py layout)."""
-    g = torch.Generator().manual_seed(seed)
-    src = NoiseSource(n, d, g, F64, "cpu")
+    """The (initial value, per-block ζ) a sampler seeded with ``seed`` draws (step-keyed noise)."""
+    src = StepNoise(grid, n, d, generator=seed)
     y0 = src.initial() if with_initial else None
-    zetas = [src.increments(np.expm1(b.steps)) for b in grid]
+    zetas = [src.steps(*b.step_range) * torch.as_tensor(np.sqrt(np.expm1(b.steps)))[:, None, None] for b in grid]
     return y0, zetas
 
 
@@ -147,17 +146,15 @@ def test_prefix_exactness_recorded(grid_name, v):
     assert out.samples.shape == (n, d)
 
 
-class _FixedNoise(NoiseSource):
-    """A NoiseSource whose ``increments`` return the first M rows of fixed standard normals (scaled),
-    so a truncated block sees the same ζ_0 … ζ_{M-1} as the full one."""
+class _FixedNoise:
+    """Step-keyed noise from fixed standard normals z (M, n, d): ``steps(j0, j1)`` is ``z[j0:j1]``, so a
+    truncated block sees the same ζ_0 … ζ_{M-1} as the full one."""
 
     def __init__(self, z: torch.Tensor):
-        super().__init__(z.shape[1], z.shape[2], None, z.dtype, "cpu")
-        self.z = z
+        self.z, self.n, self.dim, self.dtype, self.device = z, z.shape[1], z.shape[2], z.dtype, z.device
 
-    def increments(self, variances):
-        std = torch.as_tensor(np.sqrt(variances), dtype=self.z.dtype)
-        return self.z[: std.shape[0]] * std[:, None, None]
+    def steps(self, j0, j1):
+        return self.z[j0:j1]
 
 
 @pytest.mark.parametrize("v", [1.0, 0.5])
@@ -175,7 +172,7 @@ def test_prefix_exactness_picard_block_truncated(v):
     std = torch.as_tensor(np.sqrt(np.expm1(blk.steps)), dtype=F64)
     ref = sequential_path(target.score, blk, y0, z * std[:, None, None], v)
     for j in range(1, M + 1):
-        trunc = GridBlock(blk.index, blk.start, blk.taus[: j + 1], blk.steps[:j], blk.horizon)
+        trunc = GridBlock(blk.index, blk.start, blk.taus[: j + 1], blk.steps[:j], blk.horizon, first_step=0)
         for k in range(1, j + 2):
             out, res, _ = picard_block(target.score, trunc, y0, k, EXPONENTIAL_INTEGRATOR, v, _FixedNoise(z))
             assert res.shape == (k,)
@@ -183,11 +180,11 @@ def test_prefix_exactness_picard_block_truncated(v):
                 torch.testing.assert_close(out, ref[j], rtol=0, atol=1e-12)
             elif k <= 1:
                 assert (out - ref[j]).abs().max() > 1e-10
-    # a real NoiseSource on a fixed seed: full block, K = M and K = M + 2 ⇒ sequential end point
+    # a real StepNoise on a fixed seed: full block, K = M and K = M + 2 ⇒ sequential end point
     for K in (M, M + 2):
-        src = NoiseSource(n, d, torch.Generator().manual_seed(9), F64, "cpu")
+        src = StepNoise(grid, n, d, generator=9)
         out, res, _ = picard_block(target.score, blk, y0, K, EXPONENTIAL_INTEGRATOR, v, src)
-        zeta = NoiseSource(n, d, torch.Generator().manual_seed(9), F64, "cpu").increments(np.expm1(blk.steps))
+        zeta = src.steps(*blk.step_range) * std[:, None, None]
         torch.testing.assert_close(out, sequential_path(target.score, blk, y0, zeta, v)[-1], rtol=0, atol=1e-12)
         assert res.shape == (K,)
         if K > M:

@@ -4,14 +4,14 @@ theorems' parameter choices and the argument checks every other layer shares (do
 
 from .checks import check_v, positive_int, positive_ints, positive_number
 from .grid import GridBlock, TimeGrid
-from .noise import NoiseSource, make_generator
+from .noise import StepNoise, make_generator
 from .presets import ODEPreset, SDEPreset, ode_preset, sde_preset
 from .schemes import EXPONENTIAL_INTEGRATOR, Corrector, EulerMaruyama, ExponentialIntegrator, KineticStep, SDEScheme
 
 __all__ = [
     "TimeGrid",
     "GridBlock",
-    "NoiseSource",
+    "StepNoise",
     "make_generator",
     "SDEScheme",
     "ExponentialIntegrator",

@@ -27,7 +27,9 @@ _REL_TOL = 1e-9
 class GridBlock:
     """One block of a ``TimeGrid``: index ``n``, start ``t_n``, sub-grid ``τ`` (M_n + 1), steps ``ε`` (M_n).
 
-    ``uniform`` is True when all steps are equal by construction (``TimeGrid.uniform`` blocks).
+    ``uniform`` is True when all steps are equal by construction (``TimeGrid.uniform`` blocks);
+    ``first_step`` is the global index ``Σ_{m<n} M_m`` of the block's first step (docs/mathematics.md
+    §10: step j of the grid draws ``StepNoise.steps(j, j + 1)``).
     """
 
     index: int
@@ -36,6 +38,12 @@ class GridBlock:
     steps: np.ndarray
     horizon: float
     uniform: bool = False
+    first_step: int = 0
+
+    @property
+    def step_range(self) -> tuple[int, int]:
+        """``(j0, j1)``: the global indices of the block's steps are ``j0 … j1 − 1``."""
+        return self.first_step, self.first_step + self.n_steps
 
     @property
     def length(self) -> float:
@@ -251,7 +259,8 @@ class TimeGrid:
         """Block ``n`` as a :class:`GridBlock`."""
         n = self._check_block(n)
         uniform = isinstance(self._blocks[n], tuple)
-        return GridBlock(n, float(self._block_times[n]), self.taus(n), self.steps(n), self.T, uniform)
+        first = int(sum(self.steps_per_block[:n]))
+        return GridBlock(n, float(self._block_times[n]), self.taus(n), self.steps(n), self.T, uniform, first)
 
     def __iter__(self):
         return (self.block(n) for n in range(self.blocks))

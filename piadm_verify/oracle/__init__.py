@@ -5,7 +5,8 @@ with affine scores, computed from their algebra with no Monte Carlo noise. Side 
 from .affine import WORK_DTYPE, AffineScore, BlockMap, resolve_error
 from .law import exact_law
 from .ode import exact_law_ode, exact_laws_ode
+from .probe import NotAffineError, exact_law_of
 from .sde import exact_laws
 
-__all__ = ["exact_law", "exact_laws", "exact_law_ode", "exact_laws_ode", "AffineScore", "BlockMap", "resolve_error",
+__all__ = ["exact_law", "exact_laws", "exact_law_of", "NotAffineError", "exact_law_ode", "exact_laws_ode", "AffineScore", "BlockMap", "resolve_error",
            "WORK_DTYPE"]

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from ..core.checks import positive_int
 from ..core.grid import TimeGrid
-from ..core.noise import NoiseSource, make_generator
+from ..core.noise import StepNoise
 from ..core.schemes import SDEScheme
 
-__all__ = ["Setup", "setup", "resolve_score", "evaluate_score", "residual"]
+__all__ = ["Setup", "setup", "check_noise", "start", "increments", "resolve_score", "evaluate_score", "residual"]
 
 
 def resolve_score(score):
@@ -26,21 +27,44 @@ def resolve_score(score):
 
 @dataclass(frozen=True)
 class Setup:
-    """What :func:`setup` hands a sampler: the score callable, the noise source (which carries n, d,
-    dtype and device) and ``x0`` converted to them (or None)."""
+    """What :func:`setup` hands a sampler: the score callable, the noise (which carries n, d, dtype
+    and device) and ``x0`` converted to them (or None)."""
 
     score: object
-    noise: NoiseSource
+    noise: object
     x0: torch.Tensor | None
 
 
-def setup(score, grid, n, dim, x0, generator, dtype, device, scheme=None) -> Setup:
-    """Check the common arguments and build the noise source (docs/mathematics.md §4, API.md)."""
+NOISE_METHODS = ("initial", "steps", "extra")
+
+
+def check_noise(noise) -> None:
+    """A ``noise=`` argument must offer :class:`~piadm_verify.core.noise.StepNoise`'s interface."""
+    missing = [m for m in NOISE_METHODS if not callable(getattr(noise, m, None))]
+    missing += [a for a in ("n", "dim", "dtype", "device") if not hasattr(noise, a)]
+    if missing:
+        raise TypeError(f"noise must be a StepNoise (or offer its interface); {type(noise).__name__} lacks {missing}")
+
+
+def setup(score, grid, n, dim, x0, generator, dtype, device, scheme=None, noise=None) -> Setup:
+    """Check the common arguments and build the noise (docs/mathematics.md §4, §10): ``noise=`` as
+    given (then ``generator`` must be None and n, dim, dtype and device follow it), or a
+    :class:`~piadm_verify.core.noise.StepNoise` on the grid seeded by ``generator``."""
     score = resolve_score(score)
     if not isinstance(grid, TimeGrid):
         raise TypeError(f"grid must be a TimeGrid, got {type(grid).__name__}")
     if scheme is not None and not isinstance(scheme, SDEScheme):
         raise TypeError(f"scheme must be an SDEScheme, got {type(scheme).__name__}")
+    if noise is not None:
+        check_noise(noise)
+        if generator is not None:
+            raise ValueError("pass either noise or generator, not both")
+        for name, value, given in (("n", n, noise.n), ("dim", dim, noise.dim), ("dtype", dtype, noise.dtype)):
+            if value is not None and value != given:
+                raise ValueError(f"{name}={value!r} does not match the noise's {name}={given!r}")
+        if device is not None and torch.device(device) != torch.device(noise.device):
+            raise ValueError(f"device={device!r} does not match the noise's device {noise.device}")
+        n, dim, dtype, device = noise.n, noise.dim, noise.dtype, noise.device
     if x0 is not None:
         if not isinstance(x0, torch.Tensor) or not x0.is_floating_point():
             raise TypeError("x0 must be a floating-point torch.Tensor of shape (n, d)")
@@ -62,12 +86,29 @@ def setup(score, grid, n, dim, x0, generator, dtype, device, scheme=None) -> Set
     dtype = dtype or torch.float64
     if dtype not in (torch.float32, torch.float64):
         raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
-    generator = make_generator(generator, device)
-    device = torch.device(device or (generator.device if generator is not None else "cpu"))
-    noise = NoiseSource(n, dim, generator, dtype, device)
+    if noise is None:
+        if device is None and isinstance(generator, torch.Generator):
+            device = generator.device
+        noise = StepNoise(grid, n, dim, generator=generator, dtype=dtype, device=device or "cpu")
     if x0 is not None:
-        x0 = x0.to(dtype=dtype, device=device)
+        x0 = x0.to(dtype=dtype, device=noise.device)
     return Setup(score, noise, x0)
+
+
+def start(env: Setup, variance: float = 1.0) -> torch.Tensor:
+    """``ŷ_{t_0}``: the given ``x0``, or the noise's initial draw scaled to ``N(0, variance · I)``."""
+    if env.x0 is not None:
+        return env.x0
+    z = env.noise.initial()
+    return z if variance == 1.0 else z * variance**0.5
+
+
+def increments(noise, block, variances, key=None) -> torch.Tensor:
+    """``ζ_j ~ N(0, variances[j] I)`` for the block's steps, (M_n, n, d): the block's step normals
+    ``noise.steps(j0, j1)``, or the tagged draw ``noise.extra(key, M_n)`` (a scheme that redraws ζ at
+    every Picard iteration), scaled by the standard deviations."""
+    z = noise.steps(*block.step_range) if key is None else noise.extra(key, block.n_steps)
+    return z * torch.as_tensor(np.sqrt(variances), dtype=z.dtype, device=z.device)[:, None, None]
 
 
 def evaluate_score(score, points: torch.Tensor, times: torch.Tensor, max_points: int | None) -> torch.Tensor:

@@ -24,9 +24,8 @@ import torch
 
 from ..core.checks import positive_int
 from ..core.grid import TimeGrid
-from ..core.noise import NoiseSource
 from ..core.schemes import EXPONENTIAL_INTEGRATOR, Corrector, SDEScheme
-from .common import evaluate_score, residual, setup
+from .common import evaluate_score, residual, setup, start
 from .result import NonFiniteError, RoundLog, SamplerResult
 from .sde import picard_block, sequential_block
 
@@ -36,10 +35,10 @@ _SCAN_EXPONENT = 20.0  # largest γ ε† L of one span of the corrector's veloc
 
 
 # -- samplers ----------------------------------------------------------------------------------------
-def _corrector_noise(noise: NoiseSource, corrector: Corrector):
-    """``(ξ_x, ξ_v)``, each (M†, n, d), from two standard-normal draws (one tensor (2, M†, n, d))."""
+def _corrector_noise(noise, corrector: Corrector, key):
+    """``(ξ_x, ξ_v)``, each (M†, n, d), from the tagged draw ``noise.extra(key, 2, M†)`` of standard normals."""
     sigma_v, rho_x, sigma_x = corrector.noise_coefficients
-    z = noise.standard(2, corrector.steps)
+    z = noise.extra(key, 2, corrector.steps)
     return rho_x * z[0] + sigma_x * z[1], sigma_v * z[0]
 
 
@@ -60,7 +59,7 @@ def _velocity_scan(v: torch.Tensor, drive: torch.Tensor, grow: torch.Tensor, shr
     return torch.cat(pieces + [v[None]])
 
 
-def _picard_corrector(score, level: float, x: torch.Tensor, v: torch.Tensor, corrector: Corrector, noise: NoiseSource,
+def _picard_corrector(score, level: float, x: torch.Tensor, v: torch.Tensor, corrector: Corrector, noise,
                       max_points, block: int, residuals: list, log: RoundLog):
     """The parallel corrector at forward level ``s* = level``; returns the final (x, v)."""
     k = corrector.kinetic
@@ -74,11 +73,14 @@ def _picard_corrector(score, level: float, x: torch.Tensor, v: torch.Tensor, cor
     shrink = torch.exp(k.gamma * k.step * powers[1:])[:, None, None]
     b, c = k.velocity_force, k.position_force
     for sub in range(corrector.sub_blocks):
-        shared = _corrector_noise(noise, corrector) if corrector.shared_noise else None
+        shared = _corrector_noise(noise, corrector, ("corrector", block, sub)) if corrector.shared_noise else None
         path = x.expand(M + 1, *x.shape)
         res = torch.zeros(corrector.K, dtype=x.dtype, device=x.device)
         for it in range(corrector.K):
-            xi_x, xi_v = shared if shared is not None else _corrector_noise(noise, corrector)
+            if shared is None:  # noise redrawn at every Picard iteration (a negative control)
+                xi_x, xi_v = _corrector_noise(noise, corrector, ("corrector", block, sub, it))
+            else:
+                xi_x, xi_v = shared
             force = evaluate_score(score, path[:M], times, max_points)
             velocities = _velocity_scan(v, b * force + xi_v, grow, shrink)
             new = torch.cat([x[None], x + torch.cumsum(b * velocities[:M] + c * force + xi_x, dim=0)])
@@ -94,13 +96,13 @@ def _picard_corrector(score, level: float, x: torch.Tensor, v: torch.Tensor, cor
 
 
 def _sequential_corrector(score, level: float, x: torch.Tensor, v: torch.Tensor, corrector: Corrector,
-                          noise: NoiseSource, block: int, log: RoundLog):
+                          noise, block: int, log: RoundLog):
     """The corrector step by step (one force call per step) at forward level ``s* = level``; returns (x, v)."""
     k = corrector.kinetic
     time = torch.tensor([[level]], dtype=x.dtype, device=x.device)
     a, b, c = k.a, k.velocity_force, k.position_force
     for sub in range(corrector.sub_blocks):
-        xi_x, xi_v = _corrector_noise(noise, corrector)
+        xi_x, xi_v = _corrector_noise(noise, corrector, ("corrector", block, sub))
         stage = f"corrector sub-block {sub}, step"
         for j in range(corrector.steps):
             force = evaluate_score(score, x[None], time, None)[0]
@@ -113,11 +115,11 @@ def _sequential_corrector(score, level: float, x: torch.Tensor, v: torch.Tensor,
     return x, v
 
 
-def _run_ode(parallel: bool, score, grid, K, n, dim, x0, generator, dtype, device, corrector, max_points, scheme,
+def _run_ode(parallel: bool, score, grid, K, n, dim, x0, generator, noise, dtype, device, corrector, max_points, scheme,
              callback, progress):
     corrector = Corrector.make(corrector)
-    env = setup(score, grid, n, dim, x0, generator, dtype, device, scheme)
-    y = env.x0 if env.x0 is not None else env.noise.initial(scheme.initial_variance)
+    env = setup(score, grid, n, dim, x0, generator, dtype, device, scheme, noise)
+    y = start(env, scheme.initial_variance)
     velocity = None
     residuals: list = []
     name = "piadm_ode" if parallel else "sequential_ode"
@@ -134,7 +136,7 @@ def _run_ode(parallel: bool, score, grid, K, n, dim, x0, generator, dtype, devic
             if corrector is None:
                 continue
             if velocity is None or corrector.refresh_velocity:
-                velocity = env.noise.standard()
+                velocity = env.noise.extra(("velocity", block.index))
             if parallel:
                 y, velocity = _picard_corrector(env.score, block.end_time, y, velocity, corrector, env.noise, max_points,
                                                 block.index, residuals, log)
@@ -155,6 +157,7 @@ def piadm_ode(
     corrector=None,
     x0: torch.Tensor | None = None,
     generator=None,
+    noise=None,
     dtype: torch.dtype | None = None,
     device=None,
     max_points_per_call: int | None = None,
@@ -171,16 +174,18 @@ def piadm_ode(
     ``dict(K=K†, steps=M†, sub_blocks=N†, h=h†, gamma=γ)``. The ``callback`` sees the predictor's
     rounds (``stage="predictor"``) and the corrector's (``stage="corrector"``, with ``sub_block``).
 
-    Noise layout (shared with :func:`sequential_ode`): the initial draw, then per block a fresh
-    velocity (n, d) and per sub-block one (2, M†, n, d) standard-normal tensor. Returns a
+    Noise (step-keyed, shared with :func:`sequential_ode`, :mod:`piadm_verify.core.noise`): the
+    initial draw; after block n a fresh velocity ``extra(("velocity", n))`` (n, d) (with
+    ``refresh_velocity=False``: ``("velocity", 0)``, once) and per sub-block m the normals
+    ``extra(("corrector", n, m), 2, M†)`` that build ``(ξ_x, ξ_v)``. Returns a
     :class:`~piadm_verify.samplers.result.SamplerResult` with ``rounds = N (K + N† K†)``,
     ``score_evals = K Σ M_n + N N† K† M†``, ``peak_points = max(max M_n, M†)``.
     """
     K = positive_int(K, "K")
     if max_points_per_call is not None:
         positive_int(max_points_per_call, "max_points_per_call")
-    out = _run_ode(True, score, grid, K, n, dim, x0, generator, dtype, device, corrector, max_points_per_call, scheme,
-                   callback, progress)
+    out = _run_ode(True, score, grid, K, n, dim, x0, generator, noise, dtype, device, corrector, max_points_per_call,
+                   scheme, callback, progress)
     return out if trace else SamplerResult(out.samples, out.rounds, out.score_evals, out.peak_points)
 
 
@@ -194,6 +199,7 @@ def sequential_ode(
     corrector=None,
     x0: torch.Tensor | None = None,
     generator=None,
+    noise=None,
     dtype: torch.dtype | None = None,
     device=None,
     scheme: SDEScheme = EXPONENTIAL_INTEGRATOR,
@@ -201,10 +207,10 @@ def sequential_ode(
     progress: bool = False,
 ) -> SamplerResult:
     """The sequential predictor (exponential integrator, ``v = 0``) and sequential corrector on the
-    same grid, with :func:`piadm_ode`'s noise layout (one seed, one Brownian path for both).
+    same grid, with :func:`piadm_ode`'s step-keyed noise (one seed, one Brownian path for both).
     ``rounds = score_evals = Σ M_n + N N† M†``, ``peak_points = 1``; every step is a round for
     ``callback`` and ``progress``."""
     if scheme.score_point != "left":
         raise ValueError("sequential_ode needs an explicit scheme (score_point='left')")
-    return _run_ode(False, score, grid, 1, n, dim, x0, generator, dtype, device, corrector, None, scheme, callback,
-                    progress)
+    return _run_ode(False, score, grid, 1, n, dim, x0, generator, noise, dtype, device, corrector, None, scheme,
+                    callback, progress)

@@ -9,9 +9,8 @@ import torch
 
 from ..core.checks import check_v, positive_int
 from ..core.grid import GridBlock, TimeGrid
-from ..core.noise import NoiseSource
 from ..core.schemes import EXPONENTIAL_INTEGRATOR, SDEScheme
-from .common import evaluate_score, residual, resolve_score, setup
+from .common import evaluate_score, increments, residual, resolve_score, setup, start
 from .result import NonFiniteError, RoundLog, SamplerResult
 
 __all__ = ["piadm_sde", "sequential_sde", "picard_block", "sequential_block"]
@@ -24,7 +23,7 @@ def picard_block(
     K: int,
     scheme: SDEScheme,
     v: float,
-    noise: NoiseSource,
+    noise,
     max_points: int | None = None,
     sampler: str = "piadm_sde",
     reference=None,
@@ -38,7 +37,8 @@ def picard_block(
     ``Y^{(k+1)}_{j+1} = d_j Y^{(k+1)}_j + c_j S_j + v ζ_j`` in closed form,
     ``Y_m = D_m [y0 + Σ_{j<m} D_{j+1}^{-1} (c_j S_j + v ζ_j)]`` with ``D_m = Π_{i<m} d_i``
     (``= e^{τ_m/2}`` for the exponential integrator): a weighted cumulative sum, no loop over j.
-    The ``ζ`` of the block are drawn once, before the first iteration, and shared by all K.
+    The ``ζ`` of the block (its steps' normals from ``noise``, docs/mathematics.md §10) are drawn
+    once, before the first iteration, and shared by all K.
 
     With a ``reference`` score (the true ``∇log p``), ``path_kl`` is the block's Girsanov path
     quantity (docs/mathematics.md §9) ``½ Σ_j ε_j mean_i ‖S^{(K-1)}_j − ∇log p̄(Y^{(K)}_j)‖²``: the score the
@@ -55,8 +55,8 @@ def picard_block(
     offset = scheme.score_offset
     times = as_t(block.horizon - (block.start + block.taus[offset : offset + n_steps]))[:, None]
 
-    def driving_noise():
-        zeta = noise.increments(scheme.noise_variance(eps))
+    def driving_noise(key=None):
+        zeta = increments(noise, block, scheme.noise_variance(eps), key)
         return v * torch.cumsum(as_t(shrink)[:, None, None] * zeta, dim=0)
 
     shared = driving_noise() if v != 0.0 and scheme.shared_noise else None
@@ -66,7 +66,7 @@ def picard_block(
         scores = evaluate_score(score, path[offset : offset + n_steps], times, max_points)
         acc = torch.cumsum(weight * scores, dim=0)
         if v != 0.0:
-            acc = acc + (shared if shared is not None else driving_noise())
+            acc = acc + (shared if shared is not None else driving_noise(("redraw", block.index, k)))
         new = torch.cat([y0[None], grow * (y0 + acc)])
         # One check (one device sync) per iteration; a non-finite score always reaches the iterate.
         if not torch.isfinite(new).all():
@@ -90,14 +90,15 @@ def sequential_block(
     y: torch.Tensor,
     scheme: SDEScheme,
     v: float,
-    noise: NoiseSource,
+    noise,
     sampler: str = "sequential_sde",
     log: RoundLog | None = None,
     reference=None,
 ) -> tuple[torch.Tensor, float | None]:
     """One block of the sequential sampler (docs/mathematics.md §4), one score call per step:
-    ``y_{j+1} = d_j y_j + c_j score(y_j, s_{n,j}) + v ζ_j``, with the block's ``ζ`` drawn in one
-    tensor (M_n, n, d) before the first step (none for v = 0). Returns ``(y_{M_n}, path_kl)``, with
+    ``y_{j+1} = d_j y_j + c_j score(y_j, s_{n,j}) + v ζ_j``, with the block's ``ζ`` (its steps'
+    normals from ``noise``, as :func:`picard_block` draws them) taken in one tensor (M_n, n, d)
+    before the first step (none for v = 0). Returns ``(y_{M_n}, path_kl)``, with
     ``path_kl = ½ Σ_j ε_j mean_i ‖score(y_j) − reference(y_j)‖²`` when a ``reference`` score is given
     (else None); raises :class:`NonFiniteError` naming the block and step where a score or the
     iterate stops being finite. Every step is one round of ``log`` (one point).
@@ -105,7 +106,7 @@ def sequential_block(
     as_t = lambda a: torch.as_tensor(a, dtype=y.dtype, device=y.device)
     eps = block.steps
     decay, weight, times = as_t(scheme.decay(eps)), as_t(scheme.score_weight(eps, v)), as_t(block.score_times)
-    zeta = noise.increments(scheme.noise_variance(eps)) if v != 0.0 else None
+    zeta = increments(noise, block, scheme.noise_variance(eps)) if v != 0.0 else None
     path_kl = None if reference is None else 0.0
     for j in range(eps.shape[0]):
         time = times[j].reshape(1, 1)
@@ -144,6 +145,7 @@ def piadm_sde(
     K: int,
     x0: torch.Tensor | None = None,
     generator=None,
+    noise=None,
     v: float = 1.0,
     dtype: torch.dtype | None = None,
     device=None,
@@ -164,8 +166,11 @@ def piadm_sde(
     n, dim : number of samples and dimension (or give ``x0``).
     K : Picard iterations per block (fixed). ``K ≥ max M_n`` reproduces :func:`sequential_sde`.
     x0 : optional initial values ``ŷ_{t_0}`` (n, d); drawn from ``N(0, I)`` otherwise.
-    generator : ``torch.Generator`` or int seed; the noise layout is documented in
-        :mod:`piadm_verify.core.noise` and shared with :func:`sequential_sde`.
+    generator : ``torch.Generator`` or int seed of the :class:`~piadm_verify.core.noise.StepNoise` the
+        sampler draws from (step j of the grid takes ``steps(j, j + 1)``, shared with
+        :func:`sequential_sde` and every other sampler on the grid).
+    noise : a :class:`~piadm_verify.core.noise.StepNoise` (or an object with its interface, such as
+        the probing oracle's) instead of ``generator``; it fixes n, dim, dtype and device.
     v : noise level of the backward dynamics ``dx = [½x + (1+v²)/2 ∇log p̄] dt + v dw`` (1: SDE).
     dtype, device : float64 (default) or float32; CPU or CUDA (default: that of x0 or generator).
     max_points_per_call : split each round's batch into chunks of this many grid points (bounds
@@ -188,8 +193,8 @@ def piadm_sde(
     v = check_v(v)
     if max_points_per_call is not None:
         positive_int(max_points_per_call, "max_points_per_call")
-    env = setup(score, grid, n, dim, x0, generator, dtype, device, scheme)
-    y = env.x0 if env.x0 is not None else env.noise.initial(scheme.initial_variance)
+    env = setup(score, grid, n, dim, x0, generator, dtype, device, scheme, noise)
+    y = start(env, scheme.initial_variance)
     reference = None if reference_score is None else resolve_score(reference_score)
     residuals, path_kl = [], 0.0
     with RoundLog("piadm_sde", K * grid.blocks, callback, progress) as log:
@@ -210,6 +215,7 @@ def sequential_sde(
     *,
     x0: torch.Tensor | None = None,
     generator=None,
+    noise=None,
     v: float = 1.0,
     dtype: torch.dtype | None = None,
     device=None,
@@ -221,16 +227,16 @@ def sequential_sde(
     """The sequential exponential-integrator sampler on the same grid (docs/mathematics.md §4).
 
     ``x_{j+1} = e^{ε_j/2} x_j + (1+v²)(e^{ε_j/2} - 1) score(x_j, s_j) + v ζ_j``, one score call per
-    step. It draws ``ζ`` with the same layout, from the same generator, as :func:`piadm_sde`, so
-    one seed drives both with the same Brownian path. ``rounds = score_evals = Σ M_n``,
+    step. It draws ``ζ_j`` from the same step-keyed noise as :func:`piadm_sde` (``generator`` or
+    ``noise``), so one seed drives both with the same Brownian path. ``rounds = score_evals = Σ M_n``,
     ``peak_points = 1``. ``reference_score`` gives ``path_kl = ½ Σ_j ε_j mean_i ‖score(x_j) − ∇log p̄(x_j)‖²``;
     ``callback`` and ``progress`` as for :func:`piadm_sde` (every step is a round).
     """
     v = check_v(v)
     if scheme.score_point != "left":
         raise ValueError("sequential_sde needs an explicit scheme (score_point='left')")
-    env = setup(score, grid, n, dim, x0, generator, dtype, device, scheme)
-    y = env.x0 if env.x0 is not None else env.noise.initial(scheme.initial_variance)
+    env = setup(score, grid, n, dim, x0, generator, dtype, device, scheme, noise)
+    y = start(env, scheme.initial_variance)
     reference = None if reference_score is None else resolve_score(reference_score)
     path_kl = None if reference is None else 0.0
     with RoundLog("sequential_sde", grid.total_steps, callback, progress) as log:
