@@ -4,17 +4,23 @@
 
     piadm-verify report [--suite quick|full] [--out DIR] [--seed S] [--quiet]
     piadm-verify baseline (--check | --update) [--file PATH] [--quiet]
+    piadm-verify check MODULE:CALLABLE [--kind sde|ode] [--level quick|full] [--reference MODULE:CALLABLE] [--out DIR]
 
 ``report`` runs a suite's studies (:mod:`piadm_verify.reporting.suites`) and writes ``report.md``,
 ``results.json`` and PNG plots into DIR (default ``reports/<suite>/``), replacing an earlier report
 there only once the new one is complete. ``baseline --check`` recomputes the canonical error rates
 and compares them with the baseline file (default ``reports/baseline.json``, relative to the
-current directory); ``--update`` rewrites it.
+current directory); ``--update`` rewrites it. ``check`` runs the test kit
+(:func:`piadm_verify.testing.verify_sampler`) on a sampler named ``module:callable`` (the current
+directory is on the import path), prints the verdicts and, with ``--out``, writes ``check.md`` and
+``results.json`` there once the whole battery has run.
 
-Exit status: 0 success (a report is written whatever its verdicts; they are in the report);
-1 the baseline check found values beyond their tolerance (the diff is printed);
-2 the command could not run: bad arguments (argparse), an unwritable or unsuitable output
-directory or baseline file, a missing or malformed baseline file, baseline lists that no longer fit
+Exit status: 0 success (a report is written whatever its verdicts; they are in the report; ``check``:
+every claim passed); 1 the baseline check found values beyond their tolerance (the diff is printed),
+or ``check``: a claim failed, or the sampler raised, returned the wrong shape or non-finite values
+(the message names the sampler and the stage; no report is written);
+2 the command could not run: bad arguments (argparse; a module that does not import, a name that is
+not callable), an unwritable or unsuitable output directory or baseline file, a missing or malformed baseline file, baseline lists that no longer fit
 the sweeps; 3 an unexpected error (a study, sweep or claim crashed: a bug, not a verdict; the
 traceback is printed). Messages go to stderr.
 """
@@ -49,10 +55,10 @@ def _seed(text: str) -> int:
 def build_parser(suite_names: Sequence[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="piadm-verify",
-        description="Verification reports and the error-rate baseline of the PIADM samplers.",
-        epilog="Exit status: 0 success; 1 baseline check failed; 2 bad arguments, output location or baseline file; "
-               "3 unexpected error.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{report,baseline}")
+        description="Verification reports, the error-rate baseline and the sampler test kit.",
+        epilog="Exit status: 0 success; 1 baseline check or sampler check failed; 2 bad arguments, output location "
+               "or baseline file; 3 unexpected error.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{report,baseline,check}")
 
     report = commands.add_parser("report", help="run a suite of sweeps and write a Markdown/JSON/PNG report",
                                  description="Run a suite's sweeps, judge the theorems' claims and write report.md, "
@@ -73,6 +79,15 @@ def build_parser(suite_names: Sequence[str]) -> argparse.ArgumentParser:
     action.add_argument("--update", action="store_true", help="recompute and rewrite the file")
     baseline.add_argument("--file", type=Path, metavar="PATH", help="baseline file (default reports/baseline.json)")
     baseline.add_argument("--quiet", action="store_true", help="print only failures")
+
+    check = commands.add_parser("check", help="run the test kit on your sampler",
+                                description="Run the contract battery of piadm_verify.testing on a sampler given "
+                                            "as module:callable; exit 0 if every claim passes, 1 otherwise.")
+    check.add_argument("sampler", metavar="MODULE:CALLABLE", help="the sampler, e.g. mypkg.samplers:fast_sampler")
+    check.add_argument("--kind", choices=["sde", "ode"], default="sde", help="the dynamics it samples (default sde)")
+    check.add_argument("--level", choices=["quick", "full"], default="quick", help="battery size (default quick)")
+    check.add_argument("--reference", metavar="MODULE:CALLABLE", help="a sampler it must equal path by path")
+    check.add_argument("--out", type=Path, metavar="DIR", help="write check.md and results.json here")
     return parser
 
 
@@ -114,6 +129,67 @@ def _baseline(args) -> int:
     return EXIT_OK
 
 
+class _UsageError(Exception):
+    """Bad command-line input that argparse cannot see (a module that does not import, …): exit 2."""
+
+
+def _load(spec: str, what: str):
+    """``module:callable`` → the callable (the current directory on the import path)."""
+    import importlib
+    import os
+
+    module_name, sep, attribute = spec.partition(":")
+    if not sep or not module_name or not attribute:
+        raise _UsageError(f"{what} must be given as MODULE:CALLABLE, got {spec!r}")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as error:  # any failure to import is the user's input, not our crash
+        raise _UsageError(f"{what} {spec!r}: module {module_name!r} does not import: {type(error).__name__}: {error}") \
+            from error
+    target = module
+    for part in attribute.split("."):
+        if not hasattr(target, part):
+            raise _UsageError(f"{what} {spec!r}: {module_name!r} has no attribute {attribute!r}")
+        target = getattr(target, part)
+    if not callable(target):
+        raise _UsageError(f"{what} {spec!r} is not callable ({type(target).__name__})")
+    return target
+
+
+def _check(args) -> int:
+    import json
+
+    from .reporting.environment import environment, json_safe
+    from .reporting.report import atomic_directory
+    from .testing import SamplerFailure, verify_sampler
+
+    sampler = _load(args.sampler, "sampler")
+    reference = _load(args.reference, "reference") if args.reference else None
+
+    def verify():
+        return verify_sampler(sampler, kind=args.kind, level=args.level, reference=reference, name=args.sampler)
+
+    try:
+        if args.out is None:
+            result = verify()
+        else:  # the output location is checked before the battery runs; nothing is written unless it finishes
+            with atomic_directory(args.out) as tmp:
+                result = verify()
+                data = {"format": "piadm-verify-check", "version": 1, **result.to_json(), "environment": environment()}
+                (tmp / "results.json").write_text(json.dumps(json_safe(data), indent=1, allow_nan=False) + "\n",
+                                                  encoding="utf-8")
+                (tmp / "check.md").write_text(result.markdown(), encoding="utf-8")
+    except SamplerFailure as error:
+        print(f"piadm-verify check: FAILED: {error}", file=sys.stderr)
+        return EXIT_CHECK_FAILED
+    print(result.summary())
+    if args.out is not None:
+        print(f"wrote {args.out / 'check.md'} and results.json")
+    return EXIT_OK if result.passed else EXIT_CHECK_FAILED
+
+
 def main(argv: Sequence[str] | None = None, *, suites: Mapping | None = None) -> int:
     """Run the command line; returns the exit status. ``suites`` (default
     :data:`piadm_verify.reporting.suites.SUITES`) lets tests offer small suites of their own."""
@@ -125,8 +201,10 @@ def main(argv: Sequence[str] | None = None, *, suites: Mapping | None = None) ->
     from .reporting.report import ReportError
 
     try:
+        if args.command == "check":
+            return _check(args)
         return _report(args, suites) if args.command == "report" else _baseline(args)
-    except (ReportError, BaselineError) as error:
+    except (ReportError, BaselineError, _UsageError) as error:
         print(f"piadm-verify {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as error:  # a crash must not read as a failed check (exit 1)

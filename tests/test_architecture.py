@@ -2,7 +2,7 @@
 
 Layers, bottom to top (README "Layout"): ``analytic`` → ``core`` → ``samplers`` | ``oracle`` (side by
 side: neither imports the other) → ``scores`` → ``verification`` → ``studies`` → ``reporting`` →
-``cli`` → the package's ``__init__``/``__main__``. A module may import from its own subpackage and
+``testing`` (the kit for other people's samplers) → ``cli`` → the package's ``__init__``/``__main__``. A module may import from its own subpackage and
 from lower layers only; there are no cycles; no private name (``_x``) is imported from another
 subpackage. The checker itself is shown failing on a small package with a deliberate cycle, an
 upward import and a private import.
@@ -25,9 +25,10 @@ LAYERS = {
     "verification": 4,
     "studies": 5,
     "reporting": 6,
-    "cli": 7,
-    "__init__": 8,
-    "__main__": 8,
+    "testing": 7,
+    "cli": 8,
+    "__init__": 9,
+    "__main__": 9,
 }
 
 

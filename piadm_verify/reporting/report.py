@@ -21,7 +21,8 @@ import secrets
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +37,7 @@ from .environment import environment, json_safe, torch_threads
 from .plots import draw
 from .suites import Verdict, evaluate_claims, verdicts
 
-__all__ = ["REPORT_FORMAT", "ReportError", "Report", "run_studies", "write_report"]
+__all__ = ["REPORT_FORMAT", "ReportError", "Report", "run_studies", "write_report", "atomic_directory"]
 
 REPORT_FORMAT = "piadm-verify-report"
 REPORT_VERSION = 1
@@ -210,6 +211,24 @@ def _commit(tmp: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+@contextmanager
+def atomic_directory(target: Path) -> Iterator[Path]:
+    """A fresh temporary directory next to ``target`` to write into; when the block ends normally it
+    replaces ``target`` (an earlier report there, or nothing), and on any failure it is removed
+    with every directory created on the way, so nothing half-written is left. Raises
+    :class:`ReportError` before the block runs when ``target`` cannot be used."""
+    target = Path(target).resolve()
+    tmp, created = _prepare(target)
+    try:
+        yield tmp
+        _commit(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        raise
+
+
 def write_report(studies: Sequence[Study], out_dir, *, suite: str = "custom", seed: int = 0, quiet: bool = False,
                  alpha: float = ALPHA, threads: int | None = 1) -> Report:
     """Run ``studies`` and write ``report.md``, ``results.json`` and the plots into ``out_dir``.
@@ -222,48 +241,44 @@ def write_report(studies: Sequence[Study], out_dir, *, suite: str = "custom", se
     """
     start = time.perf_counter()
     target = Path(out_dir).resolve()
-    tmp, created = _prepare(target)
     writing = False
     try:
-        tables, seconds = run_studies(studies, seed, quiet=quiet, threads=threads)
-        all_verdicts = [v for study in studies for v in verdicts(study, tables[study.name], alpha)]
-        names = [v.name for v in all_verdicts]
-        if len(set(names)) != len(names):
-            raise ReportError(f"claim names must be unique across studies, got duplicates in {names}")
-        family, family_note = _family(studies, tables, len(all_verdicts))
-        by_name = {v.name: v for v in all_verdicts}
-        writing = True
-        plot_files = {s.name: [f for plot in s.plots for f in draw(plot, tables, by_name, tmp)] for s in studies}
-        elapsed = time.perf_counter() - start
-        env = environment(seed)
-        results = {
-            "format": REPORT_FORMAT,
-            "version": REPORT_VERSION,
-            "suite": suite,
-            "seed": seed,
-            "alpha": alpha,
-            "alpha_family": ALPHA_FAMILY,
-            "environment": env,
-            "seconds": elapsed,
-            "summary": {"claims": len(all_verdicts), "passed": sum(bool(v.check.passed) for v in all_verdicts),
-                        "family_passed": None if family is None else bool(family.passed),
-                        "family": family.summary() if family is not None else family_note},
-            "studies": [{"name": s.name, "title": s.title, "seconds": seconds[s.name], "config": s.config_json(),
-                         "plots": plot_files[s.name], "claims": [v.name for v in all_verdicts if v.study == s.name]}
-                        for s in studies],
-            "tables": {name: table.to_json() for name, table in tables.items()},
-            "claims": [v.to_json() for v in all_verdicts],
-        }
-        (tmp / "results.json").write_text(json.dumps(json_safe(results), indent=1, allow_nan=False) + "\n",
-                                          encoding="utf-8")
-        (tmp / "report.md").write_text(_markdown(suite, seed, env, studies, tables, all_verdicts, family, family_note,
-                                                 plot_files, elapsed, alpha), encoding="utf-8")
-        _commit(tmp, target)
-    except BaseException as error:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if created is not None:
-            shutil.rmtree(created, ignore_errors=True)
-        if writing and isinstance(error, OSError):
+        with atomic_directory(target) as tmp:
+            tables, seconds = run_studies(studies, seed, quiet=quiet, threads=threads)
+            all_verdicts = [v for study in studies for v in verdicts(study, tables[study.name], alpha)]
+            names = [v.name for v in all_verdicts]
+            if len(set(names)) != len(names):
+                raise ReportError(f"claim names must be unique across studies, got duplicates in {names}")
+            family, family_note = _family(studies, tables, len(all_verdicts))
+            by_name = {v.name: v for v in all_verdicts}
+            writing = True
+            plot_files = {s.name: [f for plot in s.plots for f in draw(plot, tables, by_name, tmp)] for s in studies}
+            elapsed = time.perf_counter() - start
+            env = environment(seed)
+            results = {
+                "format": REPORT_FORMAT,
+                "version": REPORT_VERSION,
+                "suite": suite,
+                "seed": seed,
+                "alpha": alpha,
+                "alpha_family": ALPHA_FAMILY,
+                "environment": env,
+                "seconds": elapsed,
+                "summary": {"claims": len(all_verdicts), "passed": sum(bool(v.check.passed) for v in all_verdicts),
+                            "family_passed": None if family is None else bool(family.passed),
+                            "family": family.summary() if family is not None else family_note},
+                "studies": [{"name": s.name, "title": s.title, "seconds": seconds[s.name], "config": s.config_json(),
+                             "plots": plot_files[s.name], "claims": [v.name for v in all_verdicts if v.study == s.name]}
+                            for s in studies],
+                "tables": {name: table.to_json() for name, table in tables.items()},
+                "claims": [v.to_json() for v in all_verdicts],
+            }
+            (tmp / "results.json").write_text(json.dumps(json_safe(results), indent=1, allow_nan=False) + "\n",
+                                              encoding="utf-8")
+            (tmp / "report.md").write_text(_markdown(suite, seed, env, studies, tables, all_verdicts, family,
+                                                     family_note, plot_files, elapsed, alpha), encoding="utf-8")
+    except OSError as error:
+        if writing:
             raise ReportError(f"cannot write the report to {target}: {error}") from error
         raise
     return Report(target, all_verdicts, family, [f for files in plot_files.values() for f in files],
