@@ -31,7 +31,17 @@ from .core import (
     sde_preset,
 )
 from .oracle import NotAffineError, exact_law, exact_law_of, exact_law_ode, exact_laws
-from .samplers import NonFiniteError, RoundInfo, SamplerResult, piadm_ode, piadm_sde, sequential_ode, sequential_sde
+from .samplers import (
+    NonFiniteError,
+    RoundInfo,
+    SamplerResult,
+    paradigms,
+    parataa,
+    piadm_ode,
+    piadm_sde,
+    sequential_ode,
+    sequential_sde,
+)
 from .scores import InjectedScore, inject_error
 
 __all__ = [
@@ -55,6 +65,8 @@ __all__ = [
     "sequential_sde",
     "piadm_ode",
     "sequential_ode",
+    "paradigms",
+    "parataa",
     "exact_law_ode",
     "Corrector",
     "SamplerResult",

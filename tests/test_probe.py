@@ -79,7 +79,7 @@ def tolerance_stopped_picard(score, grid, n=None, dim=None, *, noise=None, tol=1
     y = noise.initial()
     for block in grid:
         for K in range(1, block.n_steps + 1):
-            out, res, _ = picard_block(score, block, y, K, EXPONENTIAL_INTEGRATOR, 1.0, noise)
+            out, res, *_ = picard_block(score, block, y, K, EXPONENTIAL_INTEGRATOR, 1.0, noise)
             if float(res[-1]) <= tol:
                 break
         y = out

@@ -174,7 +174,7 @@ def test_prefix_exactness_picard_block_truncated(v):
     for j in range(1, M + 1):
         trunc = GridBlock(blk.index, blk.start, blk.taus[: j + 1], blk.steps[:j], blk.horizon, first_step=0)
         for k in range(1, j + 2):
-            out, res, _ = picard_block(target.score, trunc, y0, k, EXPONENTIAL_INTEGRATOR, v, _FixedNoise(z))
+            out, res, *_ = picard_block(target.score, trunc, y0, k, EXPONENTIAL_INTEGRATOR, v, _FixedNoise(z))
             assert res.shape == (k,)
             if j <= k:
                 torch.testing.assert_close(out, ref[j], rtol=0, atol=1e-12)
@@ -183,7 +183,7 @@ def test_prefix_exactness_picard_block_truncated(v):
     # a real StepNoise on a fixed seed: full block, K = M and K = M + 2 ⇒ sequential end point
     for K in (M, M + 2):
         src = StepNoise(grid, n, d, generator=9)
-        out, res, _ = picard_block(target.score, blk, y0, K, EXPONENTIAL_INTEGRATOR, v, src)
+        out, res, *_ = picard_block(target.score, blk, y0, K, EXPONENTIAL_INTEGRATOR, v, src)
         zeta = src.steps(*blk.step_range) * std[:, None, None]
         torch.testing.assert_close(out, sequential_path(target.score, blk, y0, zeta, v)[-1], rtol=0, atol=1e-12)
         assert res.shape == (K,)

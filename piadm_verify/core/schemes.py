@@ -175,7 +175,9 @@ class Corrector:
 
     ``K``: Picard iterations per sub-block (K†); ``steps``: steps per sub-block (M†);
     ``sub_blocks``: N†; ``h``: the length of ONE sub-block (h†; the corrector runs for N†·h†);
-    ``gamma``: the friction γ.
+    ``gamma``: the friction γ. Adaptive corrector: ``K=None`` with ``tol`` (and an optional cap
+    ``max_K``; default M† + 1): each sub-block iterates until its change meets ParaDiGMS's
+    normalisation with σ̃² = e^{ε†} − 1 (docs/mathematics.md §11); it has no exact law.
 
     The last three fields describe the algorithm of docs/mathematics.md §5 by default; the others exist so
     that the suite can express corrector faults in the language the oracle reads:
@@ -186,7 +188,7 @@ class Corrector:
     any other value a tempered one).
     """
 
-    K: int = 4
+    K: int | None = 4
     steps: int = 32
     sub_blocks: int = 1
     h: float = 1.0
@@ -195,9 +197,22 @@ class Corrector:
     refresh_velocity: bool = True
     noise_correlation: float = 1.0
     temperature: float = 1.0
+    tol: float | None = None
+    max_K: int | None = None
 
     def __post_init__(self):
-        positive_int(self.K, "corrector K")
+        if self.K is None:
+            if self.tol is None:
+                raise ValueError("corrector K is required unless tol is given (an adaptive corrector)")
+            if not (isinstance(self.tol, (int, float)) and not isinstance(self.tol, bool) and math.isfinite(self.tol)
+                    and self.tol > 0):
+                raise ValueError(f"corrector tol must be a finite number > 0, got {self.tol!r}")
+            if self.max_K is not None:
+                positive_int(self.max_K, "corrector max_K")
+        elif self.tol is not None or self.max_K is not None:
+            raise ValueError("pass the corrector K (fixed) or tol and max_K (adaptive), not both")
+        else:
+            positive_int(self.K, "corrector K")
         positive_int(self.steps, "corrector steps")
         positive_int(self.sub_blocks, "corrector sub_blocks")
         for name in ("h", "gamma"):
@@ -244,9 +259,9 @@ class Corrector:
         return self.temperature * torch.tensor([[k.var_x, cov], [cov, k.var_v]], dtype=torch.float64)
 
     @property
-    def rounds_per_block(self) -> int:
-        """``N† K†``."""
-        return self.sub_blocks * self.K
+    def iteration_limit(self) -> int:
+        """The most Picard iterations of a sub-block: K†, or for an adaptive corrector max_K (default M† + 1)."""
+        return self.K if self.K is not None else (self.max_K or self.steps + 1)
 
 
 def _power_series(u: float, coefficient, first: int, terms: int = 30) -> float:

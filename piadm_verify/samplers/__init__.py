@@ -6,6 +6,7 @@ and returns a :class:`SamplerResult` whose counts are logged round by round."""
 from .ode import piadm_ode, sequential_ode
 from .result import NonFiniteError, RoundInfo, RoundLog, SamplerResult
 from .sde import piadm_sde, sequential_sde
+from .window import paradigms, parataa
 
-__all__ = ["piadm_sde", "sequential_sde", "piadm_ode", "sequential_ode", "SamplerResult", "NonFiniteError",
+__all__ = ["piadm_sde", "sequential_sde", "piadm_ode", "sequential_ode", "paradigms", "parataa", "SamplerResult", "NonFiniteError",
            "RoundInfo", "RoundLog"]

@@ -20,6 +20,9 @@ corrector passes its positions on.
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
+
 import torch
 
 from ..core.checks import positive_int
@@ -27,7 +30,7 @@ from ..core.grid import TimeGrid
 from ..core.schemes import EXPONENTIAL_INTEGRATOR, Corrector, SDEScheme
 from .common import evaluate_score, residual, setup, start
 from .result import NonFiniteError, RoundLog, SamplerResult
-from .sde import picard_block, sequential_block
+from .sde import picard_block, picard_counts, sequential_block
 
 __all__ = ["piadm_ode", "sequential_ode"]
 
@@ -61,7 +64,8 @@ def _velocity_scan(v: torch.Tensor, drive: torch.Tensor, grow: torch.Tensor, shr
 
 def _picard_corrector(score, level: float, x: torch.Tensor, v: torch.Tensor, corrector: Corrector, noise,
                       max_points, block: int, residuals: list, log: RoundLog):
-    """The parallel corrector at forward level ``s* = level``; returns the final (x, v)."""
+    """The parallel corrector at forward level ``s* = level``; returns the final (x, v) and whether an
+    adaptive corrector met its tolerance in every sub-block."""
     k = corrector.kinetic
     M = corrector.steps
     times = torch.full((M, 1), level, dtype=x.dtype, device=x.device)
@@ -72,11 +76,14 @@ def _picard_corrector(score, level: float, x: torch.Tensor, v: torch.Tensor, cor
     grow = torch.exp(-k.gamma * k.step * powers)[:, None, None]
     shrink = torch.exp(k.gamma * k.step * powers[1:])[:, None, None]
     b, c = k.velocity_force, k.position_force
+    converged = True
+    if corrector.tol is not None:  # ParaDiGMS's normalisation with the SDE variance of a step of length ε†
+        tolerance = corrector.tol ** 2 * x.shape[-1] * math.expm1(k.step)
     for sub in range(corrector.sub_blocks):
         shared = _corrector_noise(noise, corrector, ("corrector", block, sub)) if corrector.shared_noise else None
         path = x.expand(M + 1, *x.shape)
-        res = torch.zeros(corrector.K, dtype=x.dtype, device=x.device)
-        for it in range(corrector.K):
+        res = torch.zeros(corrector.iteration_limit, dtype=x.dtype, device=x.device)
+        for it in range(corrector.iteration_limit):
             if shared is None:  # noise redrawn at every Picard iteration (a negative control)
                 xi_x, xi_v = _corrector_noise(noise, corrector, ("corrector", block, sub, it))
             else:
@@ -88,11 +95,17 @@ def _picard_corrector(score, level: float, x: torch.Tensor, v: torch.Tensor, cor
                 what = "force" if not torch.isfinite(force).all() else "corrector iterate"
                 raise NonFiniteError("piadm_ode", what, block, it, stage=f"corrector sub-block {sub}, Picard iteration")
             res[it] = residual(new, path)
+            change = (new[1:] - path[1:]).pow(2).sum(-1) if corrector.tol is not None else None
             path = new
             log.round(block, it, M, res[it], stage="corrector", sub_block=sub)
+            if change is not None and bool((change <= tolerance).all()):
+                res = res[:it + 1]
+                break
+        else:
+            converged = converged and corrector.tol is None
         residuals.append(res)
         x, v = path[-1], velocities[-1]
-    return x, v
+    return x, v, converged
 
 
 def _sequential_corrector(score, level: float, x: torch.Tensor, v: torch.Tensor, corrector: Corrector,
@@ -116,21 +129,27 @@ def _sequential_corrector(score, level: float, x: torch.Tensor, v: torch.Tensor,
 
 
 def _run_ode(parallel: bool, score, grid, K, n, dim, x0, generator, noise, dtype, device, corrector, max_points, scheme,
-             callback, progress):
+             callback, progress, tol=None, max_K=None):
     corrector = Corrector.make(corrector)
     env = setup(score, grid, n, dim, x0, generator, dtype, device, scheme, noise)
     y = start(env, scheme.initial_variance)
     velocity = None
     residuals: list = []
+    converged = True
     name = "piadm_ode" if parallel else "sequential_ode"
-    per_block = 0 if corrector is None else corrector.sub_blocks * (corrector.K if parallel else corrector.steps)
-    total = grid.blocks * (K + per_block) if parallel else grid.total_steps + grid.blocks * per_block
+    adaptive = K is None or (corrector is not None and corrector.K is None)
+    total = None
+    if not adaptive:
+        per_block = 0 if corrector is None else corrector.sub_blocks * (corrector.K if parallel else corrector.steps)
+        total = grid.blocks * (K + per_block) if parallel else grid.total_steps + grid.blocks * per_block
     with RoundLog(name, total, callback, progress) as log:
         for block in grid:
             if parallel:
-                y, res, _ = picard_block(env.score, block, y, K, scheme, 0.0, env.noise, max_points, sampler=name,
-                                         log=log)
-                residuals.append(res)
+                limit = K if K is not None else (max_K or block.n_steps + 1)
+                out = picard_block(env.score, block, y, limit, scheme, 0.0, env.noise, max_points, sampler=name,
+                                   log=log, tol=tol)
+                y, converged = out.value, converged and out.converged
+                residuals.append(out.residuals)
             else:
                 y, _ = sequential_block(env.score, block, y, scheme, 0.0, env.noise, sampler=name, log=log)
             if corrector is None:
@@ -138,12 +157,16 @@ def _run_ode(parallel: bool, score, grid, K, n, dim, x0, generator, noise, dtype
             if velocity is None or corrector.refresh_velocity:
                 velocity = env.noise.extra(("velocity", block.index))
             if parallel:
-                y, velocity = _picard_corrector(env.score, block.end_time, y, velocity, corrector, env.noise, max_points,
-                                                block.index, residuals, log)
+                y, velocity, done = _picard_corrector(env.score, block.end_time, y, velocity, corrector, env.noise,
+                                                      max_points, block.index, residuals, log)
+                converged = converged and done
             else:
                 y, velocity = _sequential_corrector(env.score, block.end_time, y, velocity, corrector, env.noise,
                                                     block.index, log)
-        return log.result(y, trace=tuple(residuals) if parallel else None)
+        if not parallel:
+            return log.result(y)
+        return log.result(y, trace=tuple(residuals), iterations=tuple(int(r.shape[0]) for r in residuals),
+                          converged=converged)
 
 
 @torch.no_grad()
@@ -153,7 +176,9 @@ def piadm_ode(
     n: int | None = None,
     dim: int | None = None,
     *,
-    K: int,
+    K: int | None = None,
+    tol: float | None = None,
+    max_K: int | None = None,
     corrector=None,
     x0: torch.Tensor | None = None,
     generator=None,
@@ -169,9 +194,11 @@ def piadm_ode(
     """PIADM-ODE: Picard predictor on the probability-flow ODE and a parallel underdamped-Langevin
     corrector after every block (docs/mathematics.md §5; see the module docstring for the formulas).
 
-    Parameters as :func:`~piadm_verify.samplers.sde.piadm_sde` (the predictor uses ``v = 0``), plus
-    ``corrector``: None (bare predictor), a :class:`~piadm_verify.core.schemes.Corrector` or a dict
-    ``dict(K=K†, steps=M†, sub_blocks=N†, h=h†, gamma=γ)``. The ``callback`` sees the predictor's
+    Parameters as :func:`~piadm_verify.samplers.sde.piadm_sde` (the predictor uses ``v = 0``; ``K`` or
+    adaptive ``tol``/``max_K``), plus ``corrector``: None (bare predictor), a
+    :class:`~piadm_verify.core.schemes.Corrector` or a dict ``dict(K=K†, steps=M†, sub_blocks=N†,
+    h=h†, gamma=γ)`` (adaptive: ``K=None, tol=…, max_K=…``). ``iterations``: the Picard iterations of
+    every predictor block and corrector sub-block, in the order they ran. The ``callback`` sees the predictor's
     rounds (``stage="predictor"``) and the corrector's (``stage="corrector"``, with ``sub_block``).
 
     Noise (step-keyed, shared with :func:`sequential_ode`, :mod:`piadm_verify.core.noise`): the
@@ -181,12 +208,12 @@ def piadm_ode(
     :class:`~piadm_verify.samplers.result.SamplerResult` with ``rounds = N (K + N† K†)``,
     ``score_evals = K Σ M_n + N N† K† M†``, ``peak_points = max(max M_n, M†)``.
     """
-    K = positive_int(K, "K")
+    K, tol, max_K = picard_counts(K, tol, max_K)
     if max_points_per_call is not None:
         positive_int(max_points_per_call, "max_points_per_call")
     out = _run_ode(True, score, grid, K, n, dim, x0, generator, noise, dtype, device, corrector, max_points_per_call,
-                   scheme, callback, progress)
-    return out if trace else SamplerResult(out.samples, out.rounds, out.score_evals, out.peak_points)
+                   scheme, callback, progress, tol, max_K)
+    return out if trace else replace(out, trace=None)
 
 
 @torch.no_grad()

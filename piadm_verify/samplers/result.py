@@ -36,6 +36,12 @@ class SamplerResult:
         ``max_j (mean_i ‖Y^{(k+1)}_{ij} - Y^{(k)}_{ij}‖²)^{1/2}`` over grid points j and samples i.
     ``path_kl``
         With a ``reference_score``: the Girsanov path quantity (docs/mathematics.md §9), else None.
+    ``iterations``
+        Picard iterations per block in the order the blocks ran (PIADM; with adaptive K they vary),
+        or the sweeps of a window sampler (ParaDiGMS, ParaTAA); None for sequential samplers.
+    ``converged``
+        False when an adaptive or window sampler stopped at its ``max_K``/``max_sweeps`` before its
+        tolerance was met (the samples are then its last iterate); True otherwise.
     """
 
     samples: torch.Tensor
@@ -44,6 +50,8 @@ class SamplerResult:
     peak_points: int
     trace: tuple | None = None
     path_kl: float | None = None
+    iterations: tuple | int | None = None
+    converged: bool = True
 
 
 class NonFiniteError(FloatingPointError):

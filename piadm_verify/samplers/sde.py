@@ -7,7 +7,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from ..core.checks import check_v, positive_int
+from ..core.checks import check_v, positive_int, positive_number
 from ..core.grid import GridBlock, TimeGrid
 from ..core.schemes import EXPONENTIAL_INTEGRATOR, SDEScheme
 from .common import evaluate_score, increments, residual, resolve_score, setup, start
@@ -28,9 +28,16 @@ def picard_block(
     sampler: str = "piadm_sde",
     reference=None,
     log: RoundLog | None = None,
+    tol: float | None = None,
 ) -> "BlockOutput":
     """K Picard iterations on one block (docs/mathematics.md §4); returns :class:`BlockOutput`
-    ``(Y^{(K)}_{M_n}, residuals (K,), path_kl)``.
+    ``(Y^{(K)}_{M_n}, residuals (K,), path_kl, converged)``.
+
+    With a tolerance ``tol`` (adaptive PIADM), K is the most iterations allowed and the block stops
+    after the first iteration whose change meets ParaDiGMS's normalisation (docs/mathematics.md §11):
+    ``max over samples and points ‖Y^{(k+1)}_{j+1} − Y^{(k)}_{j+1}‖² ≤ tol² d σ̃²_j``, σ̃²_j the step's
+    SDE noise variance ``Var ζ_j`` (also for v = 0), so tolerances mean the same for both samplers.
+    At most ``M_n + 1`` iterations are needed: after ``M_n`` the iterate is the sequential one.
 
     ``Y^{(0)}_j ≡ y0``; iteration k evaluates ``S_j = score(Y^{(k)}_j, s_{n,j})`` for all ``j < M_n`` in
     one batched call, then solves the linear recursion
@@ -62,6 +69,9 @@ def picard_block(
     shared = driving_noise() if v != 0.0 and scheme.shared_noise else None
     path = y0.expand(n_steps + 1, *y0.shape)
     residuals = torch.zeros(K, dtype=y0.dtype, device=y0.device)
+    if tol is not None:
+        scale = tol * tol * y0.shape[-1] * as_t(scheme.noise_variance(eps))[:, None]
+    converged = tol is None
     for k in range(K):
         scores = evaluate_score(score, path[offset : offset + n_steps], times, max_points)
         acc = torch.cumsum(weight * scores, dim=0)
@@ -73,15 +83,19 @@ def picard_block(
             what = "score" if not torch.isfinite(scores).all() else "iterate"
             raise NonFiniteError(sampler, what, block.index, k)
         residuals[k] = residual(new, path)
+        change = None if tol is None else (new[1:] - path[1:]).pow(2).sum(-1)
         path = new
         if log is not None:
             log.round(block.index, k, n_steps, residuals[k])
+        if change is not None and bool((change <= scale).all()):
+            residuals, converged = residuals[:k + 1], True
+            break
     path_kl = None
     if reference is not None:
         true = evaluate_score(reference, path[offset : offset + n_steps], times, max_points)
         gap = (scores - true).pow(2).sum(-1).mean(-1)
         path_kl = 0.5 * float((as_t(np.array(eps)) * gap).sum())
-    return BlockOutput(path[-1], residuals, path_kl)
+    return BlockOutput(path[-1], residuals, path_kl, converged)
 
 
 def sequential_block(
@@ -127,12 +141,25 @@ def sequential_block(
 
 
 class BlockOutput(NamedTuple):
-    """What :func:`picard_block` returns: the block's end value, residuals per iteration, path KL."""
+    """What :func:`picard_block` returns: the block's end value, residuals per iteration (their number
+    is the iterations run), path KL, and whether an adaptive block met its tolerance."""
 
     value: torch.Tensor
     residuals: torch.Tensor
     path_kl: float | None
+    converged: bool = True
 
+
+def picard_counts(K, tol, max_K) -> tuple[int | None, float | None, int | None]:
+    """Check the iteration arguments of a Picard sampler: fixed ``K``, or adaptive (``K=None`` with a
+    tolerance ``tol`` and an optional cap ``max_K``; None: until the block converges, ≤ M_n + 1)."""
+    if K is not None:
+        if tol is not None or max_K is not None:
+            raise ValueError("pass K (a fixed number of Picard iterations) or tol and max_K (adaptive), not both")
+        return positive_int(K, "K"), None, None
+    if tol is None:
+        raise ValueError("pass K (Picard iterations per block) or, for adaptive PIADM, tol (and optionally max_K)")
+    return None, positive_number(tol, "tol"), None if max_K is None else positive_int(max_K, "max_K")
 
 
 @torch.no_grad()
@@ -142,7 +169,9 @@ def piadm_sde(
     n: int | None = None,
     dim: int | None = None,
     *,
-    K: int,
+    K: int | None = None,
+    tol: float | None = None,
+    max_K: int | None = None,
     x0: torch.Tensor | None = None,
     generator=None,
     noise=None,
@@ -164,7 +193,12 @@ def piadm_sde(
         ``x.shape[:-1]``), or a target with a ``.score`` method.
     grid : the :class:`~piadm_verify.core.grid.TimeGrid` (blocks ``t_n``, sub-grids ``τ_{n,m}``).
     n, dim : number of samples and dimension (or give ``x0``).
-    K : Picard iterations per block (fixed). ``K ≥ max M_n`` reproduces :func:`sequential_sde`.
+    K : Picard iterations per block (fixed, the theorems' setting). ``K ≥ max M_n`` reproduces
+        :func:`sequential_sde`.
+    tol, max_K : adaptive PIADM instead of a fixed K: each block iterates until its change meets
+        ParaDiGMS's normalisation (:func:`picard_block`), at most ``max_K`` times (default: until it
+        converges, at most M_n + 1); ``iterations`` reports the count per block, ``converged``
+        whether every block met ``tol``. Adaptive runs are not affine in their inputs.
     x0 : optional initial values ``ŷ_{t_0}`` (n, d); drawn from ``N(0, I)`` otherwise.
     generator : ``torch.Generator`` or int seed of the :class:`~piadm_verify.core.noise.StepNoise` the
         sampler draws from (step j of the grid takes ``steps(j, j + 1)``, shared with
@@ -185,25 +219,30 @@ def piadm_sde(
     progress : a tqdm bar over the ``K·N`` rounds on stderr.
 
     Returns a :class:`~piadm_verify.samplers.result.SamplerResult` with ``rounds = K·N``,
-    ``score_evals = K·Σ M_n``, ``peak_points = max M_n``. Raises
+    ``score_evals = K·Σ M_n``, ``peak_points = max M_n`` (adaptive: the sums of the iterations run),
+    ``iterations`` (per block). Raises
     :class:`~piadm_verify.samplers.result.NonFiniteError` naming the block and iteration where a
     score or an iterate stops being finite.
     """
-    K = positive_int(K, "K")
+    K, tol, max_K = picard_counts(K, tol, max_K)
     v = check_v(v)
     if max_points_per_call is not None:
         positive_int(max_points_per_call, "max_points_per_call")
     env = setup(score, grid, n, dim, x0, generator, dtype, device, scheme, noise)
     y = start(env, scheme.initial_variance)
     reference = None if reference_score is None else resolve_score(reference_score)
-    residuals, path_kl = [], 0.0
-    with RoundLog("piadm_sde", K * grid.blocks, callback, progress) as log:
+    residuals, path_kl, converged = [], 0.0, True
+    with RoundLog("piadm_sde", None if K is None else K * grid.blocks, callback, progress) as log:
         for block in grid:
-            y, res, block_kl = picard_block(env.score, block, y, K, scheme, v, env.noise, max_points_per_call,
-                                            reference=reference, log=log)
-            residuals.append(res)
-            path_kl = None if block_kl is None else path_kl + block_kl
-        return log.result(y, trace=tuple(residuals) if trace else None, path_kl=path_kl)
+            limit = K if K is not None else (max_K or block.n_steps + 1)
+            out = picard_block(env.score, block, y, limit, scheme, v, env.noise, max_points_per_call,
+                               reference=reference, log=log, tol=tol)
+            y = out.value
+            residuals.append(out.residuals)
+            converged &= out.converged
+            path_kl = None if out.path_kl is None else path_kl + out.path_kl
+        return log.result(y, trace=tuple(residuals) if trace else None, path_kl=path_kl,
+                          iterations=tuple(int(r.shape[0]) for r in residuals), converged=converged)
 
 
 @torch.no_grad()
