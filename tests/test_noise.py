@@ -133,3 +133,13 @@ def test_cuda_follows_the_same_keys():
     assert torch.equal(whole, torch.cat([a.steps(0, 5), a.steps(5, 20)]))
     b = StepNoise(GRID, 8, 3, generator=4, device="cuda", dtype=torch.float32)
     assert torch.equal(whole.float(), b.steps(0, 20))
+
+
+def test_step_generator_reproduces_the_step_values():
+    """A library that draws its own noise from a generator gets the step's values: the first (n, d)
+    float64 draw of step_generator(j) is steps(j, j + 1)."""
+    noise = StepNoise(GRID, 6, 3, generator=9)
+    draw = torch.randn(6, 3, generator=noise.step_generator(17), dtype=torch.float64)
+    assert torch.equal(draw, noise.steps(17, 18)[0])
+    with pytest.raises(ValueError, match="j must"):
+        noise.step_generator(GRID.total_steps)

@@ -105,6 +105,14 @@ class StepNoise:
                         device=self.device)
         return z if self.dtype == DRAW_DTYPE else z.to(self.dtype)
 
+    def step_generator(self, j: int) -> torch.Generator:
+        """A fresh generator whose first ``(n, d)`` float64 standard-normal draw on the noise's device is
+        ``steps(j, j + 1)[0]`` (before rounding): for code that takes a generator rather than values,
+        such as a library scheduler that draws its own noise."""
+        if not 0 <= j < self.total_steps:
+            raise ValueError(f"j must satisfy 0 <= j < J = {self.total_steps}, got {j}")
+        return self._generator("step", j)
+
     def initial(self) -> torch.Tensor:
         """The initial draw, (n, d) standard normals."""
         return self._draw("initial", 0, ())
