@@ -464,6 +464,15 @@ def test_required_replicates_matches_statsmodels_power_analysis():
         required_replicates(0.0, 0.1, alpha=ALPHA, power=0.9)
 
 
+def test_required_replicates_is_two_when_two_replicates_already_exceed_the_power():
+    """Deterministic: statsmodels' root finder returns NaN when no n ≥ 2 solves the power equation
+    because n = 2 already exceeds the power (a large effect); the count is then the floor 2, not a
+    crash. Just below, effect/sd = 3 needs 2.011 replicates: 3."""
+    assert required_replicates(100.0, 1.0, alpha=0.05, power=0.5) == 2
+    assert required_replicates(1.0, 1.0, alpha=0.3, power=0.5) == 2
+    assert required_replicates(3.0, 1.0, alpha=0.05, power=0.5) == 3
+
+
 def test_required_replicates_achieves_the_stated_power():
     """Calibration: with n = required_replicates(0.5, 1, α = 0.01, power 0.8) replicates of mean
     bound + 0.5, ``check_value_at_most`` (t with n − 1 df) detects the violation in a fraction of

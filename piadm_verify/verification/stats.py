@@ -55,6 +55,7 @@ from scipy import special
 from statsmodels.regression.linear_model import OLS
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestPower
+from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 __all__ = [
     "SlopeFit",
@@ -769,15 +770,24 @@ def required_replicates(effect: float, sd: float, *, alpha: float, power: float)
     The check is the one-sample t test of H0: μ ≤ bound against μ = bound + effect, for
     replicates with standard deviation ``sd``: n solves ``P(noncentral t(n−1, √n·effect/sd) >
     t_{1−α, n−1}) = power`` (statsmodels ``TTestPower``), rounded up; roughly
-    ``((z_{1−α} + z_{power})·sd/effect)²``. Used to justify sample sizes in test docstrings.
+    ``((z_{1−α} + z_{power})·sd/effect)²``, and at least 2 (also when 2 replicates already give more
+    than ``power``). Used to justify sample sizes in test docstrings.
     """
     if not (effect > 0 and sd > 0):
         raise ValueError(f"effect and sd must be positive, got {effect!r} and {sd!r}")
     _check_alpha(alpha)
     if not 0.0 < power < 1.0:
         raise ValueError(f"power must lie in (0, 1), got {power!r}")
-    n = TTestPower().solve_power(effect_size=effect / sd, nobs=None, alpha=alpha, power=power, alternative="larger")
-    return max(2, math.ceil(float(n)))
+    analysis = TTestPower()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        n = float(analysis.solve_power(effect_size=effect / sd, nobs=None, alpha=alpha, power=power, alternative="larger"))
+    if math.isnan(n):
+        # The root finder searches n ≥ 2 and gives up (NaN) when 2 replicates already exceed the power.
+        if analysis.power(effect_size=effect / sd, nobs=2, alpha=alpha, alternative="larger") >= power:
+            return 2
+        raise RuntimeError(f"statsmodels found no sample size for effect/sd={effect / sd:g}, alpha={alpha:g}, power={power:g}")
+    return max(2, math.ceil(n))
 
 
 def detectable_discrepancy(stderr: float, *, alpha: float, power: float, df: float = math.inf) -> float:
