@@ -11,12 +11,14 @@ cores: one mutant would cost that much).
     nice -n 19 python benchmarks/mutation.py --group stats      # one group
     python benchmarks/mutation.py --report                      # the score of the last run, no testing
     nice -n 19 python benchmarks/mutation.py --rerun-survivors  # after adding tests: retest survivors only
+    nice -n 19 python benchmarks/mutation.py --sample 10        # a fixed sample of about 1 mutant in 10
 
 Each group works in ``.mutation/<group>/`` (ignored by git): a copy of ``piadm_verify`` in which
 ``@torch.no_grad()`` is rewritten as the equivalent ``f = torch.no_grad()(f)`` after the function
 (mutmut does not mutate decorated functions, and the four samplers carry that decorator), the
 group's ``pyproject.toml`` (the repository's, with the group's ``[tool.mutmut]``), and mutmut's
-``mutants/`` with its results; a later run retests only what changed. The kernels of
+``mutants/`` with its results; a later run tests only mutants without a result (new, or in
+changed functions), ``--rerun-survivors`` only the survivors. The kernels of
 ``oracle/kernels.py`` are not mutated: they are numba ``@njit`` functions, which mutmut skips
 (decorated), and a trampoline would not compile under numba anyway.
 
@@ -38,6 +40,7 @@ import subprocess
 import sys
 import time
 import tomllib
+import zlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,6 +146,30 @@ def run_group(name: str, jobs: int, mutants: list[str] | None = None) -> float:
     return time.monotonic() - start
 
 
+def mutant_names(name: str) -> list[str]:
+    """Every mutant of a prepared group, named as mutmut names them (generated here, without running)."""
+    from mutmut.configuration import reset_config
+    from mutmut.mutation.file_mutation import mutate_file_contents
+    from mutmut.utils.format_utils import get_mutant_name
+
+    cwd = os.getcwd()
+    os.chdir(WORK / name)  # mutmut reads its configuration from the working directory
+    try:
+        reset_config()
+        names = []
+        for module in GROUPS[name].modules:
+            mutated = mutate_file_contents(module, Path(module).read_text(), None, None)
+            names += [get_mutant_name(Path(module), mutant) for mutant in mutated.mutant_names]
+    finally:
+        os.chdir(cwd)
+    return names
+
+
+def sampled(names: list[str], every: int) -> list[str]:
+    """A fixed sample of about one mutant in ``every``: the same names on every run (CRC-32 of the name)."""
+    return [n for n in names if zlib.crc32(n.encode()) % every == 0]
+
+
 def results(name: str) -> dict[str, tuple[str, str]]:
     """``{mutant: (status, diff)}`` of a group's last run (diffs only for the mutants that survived)."""
     from mutmut.mutation.diff_apply import get_diff_for_mutant
@@ -222,18 +249,20 @@ def report(names: list[str], elapsed: dict[str, float]) -> int:
         for module, counts in by_module.items():
             rows.append((name, module, counts))
             totals.update(counts)
-    header = f"{'group':11s} {'module':46s} {'mutants':>7s} {'killed':>7s} {'equiv':>6s} {'survived':>8s} {'no tests':>8s} {'timeout':>7s}"
-    print(header)
+    print(f"{'group':10s} {'module':44s} {'mutants':>7s} {'tested':>6s} {'killed':>6s} {'equiv':>5s} {'survived':>8s} "
+          f"{'no tests':>8s} {'timeout':>7s}")
     for name, module, c in rows + [("", "total", totals)]:
-        print(f"{name:11s} {module:46s} {c['mutants']:7d} {c['killed']:7d} {c['equivalent']:6d} {c['survived']:8d} "
+        tested = c["mutants"] - c["not checked"]
+        print(f"{name:10s} {module:44s} {c['mutants']:7d} {tested:6d} {c['killed']:6d} {c['equivalent']:5d} {c['survived']:8d} "
               f"{c['no tests']:8d} {c['timeout']:7d}")
-    other = totals["mutants"] - sum(totals[k] for k in ("killed", "equivalent", "survived", "no tests", "timeout"))
+    tested = totals["mutants"] - totals["not checked"]
+    other = tested - sum(totals[k] for k in ("killed", "equivalent", "survived", "no tests", "timeout"))
     if other:
-        print(f"other statuses (not checked, suspicious, segfault): {other}")
-    testable = totals["mutants"] - totals["equivalent"]
-    if testable:
-        print(f"mutation score: {totals['killed']}/{testable} = {totals['killed'] / testable:.4f} "
-              f"(killed / (mutants − equivalent); timeouts count as not killed)")
+        print(f"other statuses (suspicious, segfault, interrupted): {other}")
+    if tested - totals["equivalent"]:
+        print(f"mutation score: {totals['killed']}/{tested - totals['equivalent']} = "
+              f"{totals['killed'] / (tested - totals['equivalent']):.4f} (killed / (tested − equivalent); "
+              f"survivors, functions no selected test calls and timeouts count as not killed)")
     for name, seconds in elapsed.items():
         print(f"time {name}: {seconds / 60:.1f} min")
     stale = [e for e in entries if id(e) not in used and e["module"].replace(".", "/") + ".py" in
@@ -252,9 +281,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="mutants tested in parallel (default 1)")
     parser.add_argument("--report", action="store_true", help="print the last run's results, test nothing")
     parser.add_argument("--rerun-survivors", action="store_true", help="retest only the mutants that survived")
+    parser.add_argument("--sample", type=int, default=1, metavar="N",
+                        help="test a fixed sample of about one mutant in N (default 1: all)")
     args = parser.parse_args(argv)
-    if args.jobs < 1:
-        parser.error("--jobs must be ≥ 1")
+    if args.jobs < 1 or args.sample < 1:
+        parser.error("--jobs and --sample must be ≥ 1")
     try:
         import mutmut
     except ImportError:
@@ -264,12 +295,16 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = {}
     if not args.report:
         for name in args.group:
-            survivors = None
+            chosen = None
+            if args.sample > 1:
+                prepare(name)
+                chosen = sampled(mutant_names(name), args.sample)
             if args.rerun_survivors:
-                survivors = [m for m, (s, _) in results(name).items() if s in ("survived", "no tests", "timeout")]
-                if not survivors:
+                done = results(name)
+                chosen = [m for m in (chosen or done) if done.get(m, ("",))[0] in ("survived", "no tests", "timeout")]
+                if not chosen:
                     continue
-            elapsed[name] = run_group(name, args.jobs, survivors)
+            elapsed[name] = run_group(name, args.jobs, chosen)
             print(f"{name}: {elapsed[name] / 60:.1f} min", flush=True)
     return report(args.group, elapsed)
 
