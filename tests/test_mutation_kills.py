@@ -14,6 +14,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from scipy import special
 
 from piadm_verify.verification import stats
@@ -37,9 +38,9 @@ SQRT_LAW = 2.0 + 1.5 * np.log(DIMENSIONS) + 0.05 * np.sqrt(DIMENSIONS)  # log gr
 
 def test_check_summaries_name_verdict_claim_interval_level_p_value_and_detail():
     """``CheckResult.summary`` of a bound check and of an exact check, ``FamilyResult.summary`` of a
-    failing and a passing family, word for word. Kills CheckResult.summary 9–21 (the interval's
-    level, "exact" for α = 0), FamilyResult.summary 1–19, check_exact_value_at_most 10–27 (default
-    claim, detail)."""
+    failing and a passing family, word for word. Kills the mutants of CheckResult.summary (the
+    interval's level, "exact" for α = 0), of FamilyResult.summary (verdict, failed members) and
+    check_exact_value_at_most's default claim and detail dropped or changed."""
     bound = check_value_at_most(1.5, 0.25, 1.0, alpha=0.05, df=4, margin=0.1, name="v")
     assert bound.summary() == ("PASS v: value ≤ 1 + 0.1 | estimate 1.5, 90% CI [0.967038, 2.03296], α=0.05, p=0.0924 | "
                                "H0: value ≤ 1.1; one-sided lower 0.95 limit 0.967038; detects a violation ≥ 0.916 with power 0.9")
@@ -54,8 +55,8 @@ def test_check_summaries_name_verdict_claim_interval_level_p_value_and_detail():
 def test_nested_result_as_check_carries_its_claim_detail_and_rate():
     """``NestedModelResult.as_check`` keeps the claim (default and given), reports b with its
     (1 − 2α) interval, no p-value, the per-power Holm p and ΔR² and the RSS in ``detail``, and the
-    result's false-failure rate. Kills NestedModelResult.as_check 1–29, nested_log_vs_power 44–52
-    (the log fit's kind)."""
+    result's false-failure rate. Kills the mutants of NestedModelResult.as_check (claim, detail,
+    separators dropped or changed) and the log fit's ``kind="linlog"`` changed in nested_log_vs_power."""
     result = nested_log_vs_power(DIMENSIONS, SQRT_LAW, alpha=1e-4, name="rounds")
     check = result.as_check()
     assert result.log_fit.kind == "linlog"
@@ -119,8 +120,9 @@ class _StubFit:
 def test_f_test_at_zero_residuals_reads_all_or_nothing_explained():
     """Documented in ``_f_test``: when RSS_full is exactly 0 the power term explains everything that
     was left (F = ∞, p = 0) or nothing (F = 0, p = 1), whatever numpy's error settings and without a
-    warning; a round-off F below 0 reads as 0, an F in (0, 1) is kept. Kills _f_test 1–4, 10
-    (the floating-point and warning guards), 18–26, 32."""
+    warning; a round-off F below 0 reads as 0, an F in (0, 1) is kept. Kills in _f_test the
+    ``np.errstate`` arguments dropped, the warning filter's category set to None, ``explained``
+    changed, the all-or-nothing branch forced or its values changed, and ``max(F, 0)`` → ``max(F, 1)``."""
     restricted = _StubFit(ssr=2.0)
     with np.errstate(all="raise"), warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -133,8 +135,9 @@ def test_f_test_at_zero_residuals_reads_all_or_nothing_explained():
 
 def test_nested_test_validates_min_r2_gain_powers_and_point_count():
     """``min_r2_gain`` must lie in [0, 1] (1 allowed), ``powers`` be positive (0 and −1 refused), and
-    4 points (the full model's 3 coefficients + 1) suffice. Kills nested_log_vs_power 6, 10–12,
-    20, 22, 36, 37."""
+    4 points (the full model's 3 coefficients + 1) suffice. Kills in nested_log_vs_power the
+    range checks' ``and`` → ``or``, bounds moved (``≤ 1`` → ``< 1``/``≤ 2``, ``p > 0`` → ``p ≥ 0``,
+    ``< 4`` → ``≤ 4``/``< 5``) and the message dropped."""
     four = DIMENSIONS[::2]
     assert nested_log_vs_power(four, 2.0 + np.log(four), alpha=1e-4, exact=True, name="four").passed
     assert nested_log_vs_power(DIMENSIONS, SQRT_LAW, alpha=1e-4, min_r2_gain=1.0, name="r").passed  # no ΔR² reaches 1
@@ -149,7 +152,8 @@ def test_nested_test_validates_min_r2_gain_powers_and_point_count():
 def test_nested_test_r2_gain_is_scale_free_and_its_tie_needs_the_power():
     """ΔR² is a share of K*'s variation: K* measured in units 100 times larger (TSS < 1) gives the
     same gains and verdict; RSS_full is each full model's residual sum of squares; a power term
-    whose ΔR² equals ``min_r2_gain`` exactly is needed (≥). Kills nested_log_vs_power 107, 109, 132."""
+    whose ΔR² equals ``min_r2_gain`` exactly is needed (≥). Kills in nested_log_vs_power ``tss > 0``
+    → ``tss > 1``, ``rss_full`` entries set to None, ``g ≥ min_r2_gain`` → ``g > min_r2_gain``."""
     result = nested_log_vs_power(DIMENSIONS, SQRT_LAW, alpha=1e-4, name="r")
     small = nested_log_vs_power(DIMENSIONS, SQRT_LAW / 100.0, alpha=1e-4, name="r")
     assert small.tss < 1.0 and small.r2_gains == pytest.approx(result.r2_gains, rel=1e-9)
@@ -212,10 +216,26 @@ def test_holm_refuses_levels_and_p_values_outside_their_ranges_and_an_empty_fami
 
 def test_required_replicates_refuses_non_positive_effects_and_powers_outside_the_open_unit_interval():
     """``effect`` and ``sd`` must be > 0 (each checked on its own), ``power`` in (0, 1) with both ends
-    excluded. Kills required_replicates 2, 3, 5, 7, 11–14."""
+    excluded. Kills in required_replicates ``and`` → ``or``, ``> 0`` → ``≥ 0``, the power's bounds
+    moved, and the messages dropped."""
     for effect, sd in ((0.0, 1.0), (-1.0, 1.0), (1.0, 0.0), (1.0, -1.0)):
         with pytest.raises(ValueError, match="effect and sd must be positive"):
             required_replicates(effect, sd, alpha=0.05, power=0.9)
     for power in (0.0, 1.0, 1.5):
         with pytest.raises(ValueError, match=r"power must lie in \(0, 1\)"):
             required_replicates(1.0, 1.0, alpha=0.05, power=power)
+
+
+# -- samplers ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5])
+def test_piadm_ode_names_a_bad_max_points_per_call(bad):
+    """``piadm_ode`` checks ``max_points_per_call`` like ``piadm_sde`` does: a ValueError or TypeError
+    naming it. Kills in piadm_ode the check called without its value."""
+    from analytic import Gaussian
+    from piadm_verify import TimeGrid, piadm_ode
+
+    target = Gaussian(torch.zeros(2, dtype=torch.float64), torch.ones(2, dtype=torch.float64))
+    with pytest.raises((ValueError, TypeError), match="max_points_per_call"):
+        piadm_ode(target, TimeGrid.uniform(T=1.0, eta=0.1, blocks=2, steps=2), 2, 2, K=1, max_points_per_call=bad, generator=0)
