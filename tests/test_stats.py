@@ -367,6 +367,20 @@ def test_nested_test_requires_growth():
     assert all(math.isfinite(p) for p in result.p_values + result.adjusted_p_values + result.r2_gains)
 
 
+@pytest.mark.parametrize("exact", [True, False])
+def test_nested_test_does_not_read_a_round_off_slope_as_growth(exact):
+    """Deterministic: a constant K* on log d symmetric about 0 fits b̂ = +1.1e-16 with a standard error
+    of exactly 0; growth must exceed round-off (b̂·log(d_max/d_min) > 1e-9·max K*), so the flat K*
+    fails, exact or not, and the statistical mode says its growth requirement misses for sure."""
+    d = np.exp([-1.5, -0.5, 0.5, 1.5])
+    result = nested_log_vs_power(d, np.full(d.size, 3.0), alpha=ALPHA, exact=exact, name="flat")
+    assert result.log_fit.estimate > 0 and result.log_fit.stderr == 0.0  # the round-off this test is about
+    assert not result and not result.growth
+    assert result.false_failure_rate == (0.0 if exact else 1.0)
+    rising = nested_log_vs_power(d, 3.0 + 1e-6 * np.log(d), alpha=ALPHA, exact=exact, name="rising")
+    assert rising.growth  # a rise of 3e-6 over K* ≈ 3 is far above round-off
+
+
 def test_nested_test_false_failure_rate_under_a_log_law():
     """Calibration: 600 seeded noisy log laws (σ = 0.3, so growth is never in doubt) fail at
     α = 0.05 no more often than the Binomial(600, 0.05) band allows (Holm across three powers is
@@ -448,6 +462,15 @@ def test_required_replicates_matches_statsmodels_power_analysis():
     assert 90 < ratio < 101
     with pytest.raises(ValueError):
         required_replicates(0.0, 0.1, alpha=ALPHA, power=0.9)
+
+
+def test_required_replicates_is_two_when_two_replicates_already_exceed_the_power():
+    """Deterministic: statsmodels' root finder returns NaN when no n ≥ 2 solves the power equation
+    because n = 2 already exceeds the power (a large effect); the count is then the floor 2, not a
+    crash. Just below, effect/sd = 3 needs 2.011 replicates: 3."""
+    assert required_replicates(100.0, 1.0, alpha=0.05, power=0.5) == 2
+    assert required_replicates(1.0, 1.0, alpha=0.3, power=0.5) == 2
+    assert required_replicates(3.0, 1.0, alpha=0.05, power=0.5) == 3
 
 
 def test_required_replicates_achieves_the_stated_power():

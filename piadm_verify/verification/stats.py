@@ -55,6 +55,7 @@ from scipy import special
 from statsmodels.regression.linear_model import OLS
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestPower
+from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 __all__ = [
     "SlopeFit",
@@ -80,6 +81,8 @@ __all__ = [
 
 # Power at which the one-sided checks report the smallest violation they would detect.
 _REPORTED_POWER = 0.9
+# K* "grows" only if its fitted rise across the d range exceeds this share of max |K*| (round-off).
+_GROWTH_ROUND_OFF = 1e-9
 
 
 # Student's t through scipy.special (what scipy.stats.t calls underneath), without the
@@ -572,7 +575,9 @@ def nested_log_vs_power(d, k_star, *, powers: Sequence[float] = (0.25, 0.5, 1.0)
       share of K*'s variation across the d range that the power term explains beyond log d.
 
     The power term is needed iff its Holm-adjusted p ≤ α AND ``ΔR² ≥ min_r2_gain``. The check
-    passes iff no power term is needed and K* grows: the one-sided (1 − α) lower limit of b is > 0.
+    passes iff no power term is needed and K* grows: the one-sided (1 − α) lower limit of b is > 0,
+    by more than round-off (the rise it gives across the d range, ``b·log(d_max/d_min)``, must exceed
+    ``1e-9·max |K*|``: a constant K* fits b̂ ≈ ±1e-16 and must not pass on its sign).
 
     Deterministic data (oracle K*): the F test's denominator is then round-off (or the
     quantisation of an integer K*), so F is meaningless: it can be huge for a pure log law. The
@@ -594,7 +599,7 @@ def nested_log_vs_power(d, k_star, *, powers: Sequence[float] = (0.25, 0.5, 1.0)
     ``exact=True`` declares K* deterministic (computed from the exact-law oracle): nothing is
     random, the verdict is the same on every run, and the F tests and the growth limit act as a
     fixed decision rule that treats the residuals (rounding in the presets' integer N and M) as
-    if they were noise, and growth is ``b̂ > 0``. A smaller α can then only make the check pass
+    if they were noise, and growth is ``b̂ > 0`` (beyond round-off). A smaller α can then only make the check pass
     more easily. The false-failure rate is 0.
 
     ``rss_power_alone`` (``K* = a + c d^p``) is reported, not tested: with too few decades of d a
@@ -633,12 +638,15 @@ def nested_log_vs_power(d, k_star, *, powers: Sequence[float] = (0.25, 0.5, 1.0)
     reject, adjusted = multipletests(p_values, alpha=alpha, method="holm")[:2]
     power_needed = tuple(bool(r) and g >= min_r2_gain for r, g in zip(reject, r2_gains))
     # log_fit.ci is the (1 − 2α) interval: its lower end is the one-sided (1 − α) lower limit of b.
-    # Deterministic K* has no sampling error: growth is the fitted b itself being positive.
-    growth = log_fit.estimate > 0 if exact else log_fit.ci[0] > 0
+    # Deterministic K* has no sampling error: growth is the fitted b itself being positive. Either
+    # way the rise it gives across the sweep must exceed round-off: a constant K* fits b̂ ≈ ±1e-16.
+    span = float(log_d.max() - log_d.min())
+    rise_floor = _GROWTH_ROUND_OFF * max(1.0, float(np.max(np.abs(k_values))))
+    growth = (log_fit.estimate if exact else log_fit.ci[0]) * span > rise_floor
     if log_fit.stderr > 0:
         growth_miss = _t_cdf(_t_quantile(1.0 - alpha, log_fit.df) - log_fit.estimate / log_fit.stderr, log_fit.df)
     else:
-        growth_miss = 0.0 if log_fit.estimate > 0 else 1.0
+        growth_miss = 0.0 if log_fit.estimate * span > rise_floor else 1.0
     return NestedModelResult(
         name=name,
         claim=claim or "K* = a + b log d with b > 0; no power d^p improves it",
@@ -762,15 +770,24 @@ def required_replicates(effect: float, sd: float, *, alpha: float, power: float)
     The check is the one-sample t test of H0: μ ≤ bound against μ = bound + effect, for
     replicates with standard deviation ``sd``: n solves ``P(noncentral t(n−1, √n·effect/sd) >
     t_{1−α, n−1}) = power`` (statsmodels ``TTestPower``), rounded up; roughly
-    ``((z_{1−α} + z_{power})·sd/effect)²``. Used to justify sample sizes in test docstrings.
+    ``((z_{1−α} + z_{power})·sd/effect)²``, and at least 2 (also when 2 replicates already give more
+    than ``power``). Used to justify sample sizes in test docstrings.
     """
     if not (effect > 0 and sd > 0):
         raise ValueError(f"effect and sd must be positive, got {effect!r} and {sd!r}")
     _check_alpha(alpha)
     if not 0.0 < power < 1.0:
         raise ValueError(f"power must lie in (0, 1), got {power!r}")
-    n = TTestPower().solve_power(effect_size=effect / sd, nobs=None, alpha=alpha, power=power, alternative="larger")
-    return max(2, math.ceil(float(n)))
+    analysis = TTestPower()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        n = float(analysis.solve_power(effect_size=effect / sd, nobs=None, alpha=alpha, power=power, alternative="larger"))
+    if math.isnan(n):
+        # The root finder searches n ≥ 2 and gives up (NaN) when 2 replicates already exceed the power.
+        if analysis.power(effect_size=effect / sd, nobs=2, alpha=alpha, alternative="larger") >= power:
+            return 2
+        raise RuntimeError(f"statsmodels found no sample size for effect/sd={effect / sd:g}, alpha={alpha:g}, power={power:g}")
+    return max(2, math.ceil(n))
 
 
 def detectable_discrepancy(stderr: float, *, alpha: float, power: float, df: float = math.inf) -> float:
