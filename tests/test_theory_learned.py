@@ -139,6 +139,16 @@ def test_every_sampler_row_is_finite_and_10d_has_projection_tests(table):
     assert np.all(np.isfinite(ten.column("moment_error").astype(float)))
 
 
+def test_the_learned_plot_draws_every_network(table, tmp_path):
+    """The study's declared plot (kind "learned" in PLOTTERS) writes one PNG from the table."""
+    from piadm_verify.reporting import plots
+
+    (plot,) = study("learned").plots
+    assert plot.kind == "learned" and plots.PLOTTERS["learned"] is plots.learned_plot
+    assert plots.draw(plot, {"learned": table}, {}, tmp_path) == ["learned.png"]
+    assert 10_000 < (tmp_path / "learned.png").stat().st_size < 300_000
+
+
 # -- negative controls --------------------------------------------------------------------------------------------
 MISREPORTED = "trimodal_1d-1000"
 

@@ -474,7 +474,8 @@ def learned_plot(tables: Mapping, verdicts: Mapping, out_dir: Path, *, table: st
             y, se = rows.column("error").astype(float), rows.column("error_se").astype(float)
             ax = right if sampler == "piadm_ode" else left
             above = np.isfinite(y) & (y > 0)
-            ax.errorbar(x[above], y[above], yerr=np.minimum(2 * se[above], 0.99 * y[above]), fmt=marker, color=colour,
+            bars = np.vstack([np.minimum(2 * se[above], 0.99 * y[above]), 2 * se[above]])
+            ax.errorbar(x[above], y[above], yerr=bars, fmt=marker, color=colour,
                         markersize=4, capsize=2, linewidth=0.8,
                         label=target if sampler == "sequential" else None)
             ax.plot(x[~above], np.full((~above).sum(), edge), marker, color=colour, markerfacecolor="none", markersize=4)
