@@ -32,6 +32,7 @@ from piadm_verify.verification.estimators import (
     histogram_divergences,
     knn_kl,
     mode_weight_test,
+    paired_excess,
     path_kl_estimate,
     projection_fit_test,
 )
@@ -456,3 +457,63 @@ def test_too_many_dimensions_and_bad_options_are_refused():
             call()
     with pytest.raises(TypeError, match="generator"):
         histogram_divergences(x, law, generator="seed")
+
+
+# -- paired excess ---------------------------------------------------------------------------------------
+def _draws(law, n, seed):
+    return law.sample(n, generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize("divergence", ["kl", "tv"])
+def test_paired_histogram_excess_is_the_difference_of_the_histogram_divergences(divergence):
+    """d ≤ 2: the excess is exactly the difference of the two histogram divergences (same cells, exact
+    masses); the reported divergences are histogram_divergences' (KL with its null bias removed)."""
+    target = GaussianMixture([0.3, 0.7], [[-1.0, 0.0], [1.5, 0.5]], [[0.3, 0.5], [0.4, 0.2]])
+    x, y = _draws(target, 800, 0), _draws(target, 800, 1)
+    result = paired_excess(x, y, target, divergence, bootstrap=50, generator=0)
+    a, b = histogram_divergences(x, target, bootstrap=2), histogram_divergences(y, target, bootstrap=2)
+    if divergence == "kl":
+        assert result.value == pytest.approx(a.kl - b.kl, abs=1e-14)
+        assert (result.value_samples, result.value_reference) == pytest.approx((a.kl_corrected, b.kl_corrected), abs=1e-14)
+    else:
+        assert result.value == pytest.approx(a.tv - b.tv, abs=1e-14)
+    assert result.divergence == f"hist_{divergence}" and result.stderr > 0
+    same = paired_excess(x, x, target, divergence, bootstrap=20, generator=0)
+    assert same.value == 0.0 and same.stderr == 0.0
+
+
+def test_projection_excess_is_a_lower_bound_that_sees_a_shift():
+    """10-d: a sample of q = N(μ + 0.5 e₄, Σ) (variance 1 along e₄, so KL(p ‖ q) = 0.125 exactly) against
+    exact draws of p, paired row by row (the same normals): the mean projected histogram KL excess is
+    positive by more than 4 standard errors and below the exact KL (each projection's KL is a lower
+    bound of the full one, the binned one lower still). Exact draws against exact draws: |excess| ≤
+    3.9 standard errors (α = 1e-4, two-sided). The moment-matched KL recovers 0.125 to 20%."""
+    p = Gaussian(torch.linspace(-1, 1, 10, dtype=F64), torch.linspace(0.5, 2.0, 10, dtype=F64))
+    u = torch.zeros(10, dtype=F64)
+    u[3] = 1.0
+    q = Gaussian(p.mean + 0.5 * u, p.cov)
+    assert gaussian_kl(p, q) == pytest.approx(0.125, rel=1e-12)
+    y = _draws(p, 2000, 3)
+    shifted = paired_excess(y + 0.5 * u, y, p, "kl", bootstrap=200, generator=1)
+    assert shifted.divergence == "projection_kl"
+    assert 4 * shifted.stderr < shifted.value < gaussian_kl(p, q)
+    null = paired_excess(_draws(p, 2000, 4), y, p, "kl", bootstrap=200, generator=1)
+    assert abs(null.value) <= 3.9 * null.stderr
+    moment = paired_excess(y + 0.5 * u, y, p, "kl", method="moment", bootstrap=20, generator=1)
+    assert moment.value == pytest.approx(gaussian_kl(p, q), rel=0.2)
+
+
+def test_paired_excess_rejects_bad_input():
+    target = Gaussian(torch.zeros(3, dtype=F64), torch.ones(3, dtype=F64))
+    x = _draws(target, 50, 0)
+    with pytest.raises(ValueError, match="divergence"):
+        paired_excess(x, x, target, "hellinger")
+    with pytest.raises(ValueError, match="method"):
+        paired_excess(x, x, target, method="knn")
+    with pytest.raises(ValueError, match="d <= 2"):
+        paired_excess(x, x, target, method="histogram")
+    with pytest.raises(ValueError, match="same shape"):
+        paired_excess(x, x[:-1], target)
+    blown = x.clone()
+    blown[0, 0] = math.inf
+    assert paired_excess(blown, x, target).value == math.inf

@@ -107,6 +107,7 @@ _FULL = {
                           deltas=(0.005, 0.01, 0.02), replicates=24, n=500, msd_targets=("trimodal_1d",)),
     "mixture_separation": dict(separations=(2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0), replicates=8, steps_per_unit=16),
     "mixture_histogram": dict(),
+    "learned": dict(n=2000, n_parity=200, delta_samples_linf=20000),
 }
 
 SUITES: dict[str, list[Study]] = {

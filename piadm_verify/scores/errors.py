@@ -31,7 +31,7 @@ from analytic.ou import ou_mean_factor, ou_noise_variance
 from ..core.grid import TimeGrid
 from ..core.noise import make_generator
 
-__all__ = ["inject_error", "InjectedScore", "Calibration", "combine_errors", "KINDS", "NORMS"]
+__all__ = ["inject_error", "InjectedScore", "Calibration", "grid_norm", "combine_errors", "KINDS", "NORMS"]
 
 KINDS = ("bias", "affine", "fourier", "pulse")
 NORMS = ("L2", "Linf")
@@ -181,8 +181,9 @@ class _Fourier(_Error):
 # -- calibration -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Calibration:
-    """How δ was measured for the unit-scale error: ``value`` (δ of the unit error), ``stderr``
-    (0 when exact), ``method`` ("exact" or "monte carlo"), ``samples`` (Monte Carlo draws)."""
+    """A measured size (:func:`grid_norm`): ``value`` (δ; for an injected error, δ of the unit-scale
+    error), ``stderr`` (0 when exact), ``method`` ("exact" or "monte carlo"), ``samples`` (Monte
+    Carlo draws)."""
 
     value: float
     stderr: float
@@ -197,19 +198,58 @@ def _ou_draws(target, times: torch.Tensor, generator) -> torch.Tensor:
     return ou_mean_factor(times)[:, None] * x0 + ou_noise_variance(times).sqrt()[:, None] * z
 
 
-def _calibrate(error: _Error, target, grid: TimeGrid, norm: str, generator, samples: int) -> Calibration:
+def _squared_norms(field, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """``‖f(x, s)‖²`` per point, in float64; a field that returns anything but a tensor shaped like
+    ``x`` is a ValueError naming it."""
+    out = field(x, s)
+    if not isinstance(out, torch.Tensor) or out.shape != x.shape:
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValueError(f"the field (score) must return a tensor shaped like x {tuple(x.shape)}, got {shape}")
+    return out.detach().to(dtype=torch.float64, device="cpu").pow(2).sum(-1)
+
+
+def grid_norm(field, target, grid: TimeGrid, norm: str = "L2", *, generator=None, samples: int = MC_SAMPLES,
+              mean_square=None) -> Calibration:
+    """The size of a field ``f(x, s)`` on the sampler's grid under the TRUE process (docs/mathematics.md §6, §14):
+
+    * ``norm="L2"``: ``δ₂² = Σ_n Σ_m ε_{n,m} E_{x ~ p_{s_{n,m}}} ‖f(x, s_{n,m})‖²``;
+    * ``norm="Linf"``: ``δ_∞² = max_{n,m} E_{x ~ p_{s_{n,m}}} ‖f(x, s_{n,m})‖²``.
+
+    This one estimator calibrates the injected errors of :func:`inject_error` (``f = e``) and
+    measures learned scores (:func:`piadm_verify.models.measure_delta`, ``f = s_θ − ∇log p``).
+
+    ``mean_square``: optional ``s -> E_{x ~ p_s}‖f(x, s)‖²`` at an array of forward times (None where
+    not known exactly); when it gives values the size is exact (``method="exact"``, standard error
+    0). Otherwise Monte Carlo with ``samples`` draws from ``generator``:
+
+    * L²: ``δ₂² = (T − η) · E_j E_x ‖f‖²``, step ``j`` drawn with probability ``ε_j/(T − η)`` and
+      ``x`` an OU draw at ``s_j``: one unbiased average, standard error sd/√samples;
+    * L^∞: the largest mean square over up to 48 quantiles of the grid's score times, with common
+      draws across those times (the standard error is that time's; the maximum of noisy means is
+      biased upwards by about it).
+
+    The standard error reaches δ by the delta method, ``se(δ) = se(δ²)/(2δ)`` (0 when δ = 0).
+    ``field`` is called as ``f(x, s)`` with ``x`` (samples, d) float64 and ``s`` a float64 scalar
+    tensor or one time per point; it may return any float dtype. Returns a :class:`Calibration`.
+    """
+    if norm not in NORMS:
+        raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+    if not isinstance(grid, TimeGrid):
+        raise TypeError(f"grid must be a TimeGrid, got {type(grid).__name__}")
+    if isinstance(samples, bool) or not (isinstance(samples, int) and samples >= 100):
+        raise ValueError(f"samples must be an integer >= 100, got {samples!r}")
     times = grid.all_score_times()
     steps = grid.all_steps()
-    exact = error.mean_square(times)
+    exact = None if mean_square is None else mean_square(times)
     if exact is not None:
         value = float(np.dot(steps, exact)) if norm == "L2" else float(exact.max())
         return Calibration(math.sqrt(value), 0.0, "exact")
     if norm == "L2":
-        # δ₂² = (T - η) · E_j E_x ‖e‖² with j drawn with probability ε_j / (T - η).
+        # δ₂² = (T - η) · E_j E_x ‖f‖² with j drawn with probability ε_j / (T - η).
         horizon = float(steps.sum())
         idx = torch.multinomial(torch.as_tensor(steps / horizon), samples, replacement=True, generator=generator)
         t = torch.as_tensor(times, dtype=torch.float64)[idx]
-        sq = error(_ou_draws(target, t, generator), t).pow(2).sum(-1) * horizon
+        sq = _squared_norms(field, _ou_draws(target, t, generator), t) * horizon
         mean, se = float(sq.mean()), float(sq.std() / math.sqrt(samples))
     else:
         # The worst grid time among quantiles of the grid's times; common draws across times.
@@ -219,11 +259,12 @@ def _calibrate(error: _Error, target, grid: TimeGrid, norm: str, generator, samp
         best = (-1.0, 0.0)
         for s in probe:
             t = torch.tensor(float(s), dtype=torch.float64)
-            sq = error(ou_mean_factor(t) * x0 + ou_noise_variance(t).sqrt() * z, t).pow(2).sum(-1)
+            sq = _squared_norms(field, ou_mean_factor(t) * x0 + ou_noise_variance(t).sqrt() * z, t)
             best = max(best, (float(sq.mean()), float(sq.std() / math.sqrt(samples))))
         mean, se = best
     # δ = sqrt(mean): first-order error propagation for the standard error.
-    return Calibration(math.sqrt(mean), se / (2.0 * math.sqrt(mean)), "monte carlo", samples)
+    delta = math.sqrt(mean)
+    return Calibration(delta, se / (2.0 * delta) if delta > 0 else 0.0, "monte carlo", samples)
 
 
 # -- the injected score ----------------------------------------------------------------------------
@@ -401,9 +442,8 @@ def inject_error(
             raise ValueError(f"length_scale must be > 0, got {length_scale!r}")
         unit = _Fourier(dim, features, float(length_scale), generator)
         unit_lipschitz = unit.lipschitz
-    if isinstance(samples, bool) or not (isinstance(samples, int) and samples >= 100):
-        raise ValueError(f"samples must be an integer >= 100, got {samples!r}")
-    calibration = _calibrate(unit, exact_target, grid, norm, generator, samples)
+    calibration = grid_norm(unit, exact_target, grid, norm, generator=generator, samples=samples,
+                            mean_square=unit.mean_square)
     if not calibration.value > 0:
         raise ValueError(f"the {kind} error vanishes at every score time of the grid (check center and width); it cannot be scaled to delta")
     scale = delta / calibration.value
