@@ -4,7 +4,7 @@ Every test asserts the CORRECT behaviour and is marked ``xfail(strict=True, rais
 with the installed version in its reason: while the library behaves as recorded the assertion fails
 as expected (any other exception is a real failure); once
 upstream fixes it the test passes, strict turns that into a failure, and the finding is to be
-retired (README "Conformance of diffusers' schedulers", ``reports/conformance/conformance.md``).
+retired (README "Real schedulers under test (diffusers)", ``reports/conformance/conformance.md``).
 Numbers in the docstrings are for diffusers 0.42.1, target N([2.5, −0.5], [[1.5, 0.3], [0.3, 0.4]]),
 N = 1000 training steps with linear betas (1e-4 … 0.02).
 """
