@@ -91,6 +91,24 @@ def test_an_unusable_output_location_exits_2_before_running(tmp_path, monkeypatc
     assert "piadm-verify conformance: error" in capsys.readouterr().err
 
 
+def test_the_committed_run_is_complete_and_every_failure_is_a_finding():
+    """reports/conformance/ as committed: the schema of API.md, no unexplained failure, every finding
+    seen, a per-scheduler summary for every variant whose Monte Carlo family passed."""
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "reports" / "conformance"
+    data = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    assert data["format"] == conformance.CONFORMANCE_FORMAT
+    checks = data["checks"]
+    assert all({"scheduler", "config", "check", "passed", "value", "tolerance"} <= set(c) for c in checks)
+    assert all(c["passed"] or c["finding"] in conformance.FINDINGS for c in checks)
+    assert {c["finding"] for c in checks if not c["passed"]} == set(conformance.FINDINGS)
+    assert set(data["extras"]["schedulers"]) == {v.label for v in conformance.VARIANTS}
+    assert all(c["passed"] for c in checks if c["check"].startswith("monte carlo"))
+    text = (folder / "conformance.md").read_text(encoding="utf-8")
+    assert "UNEXPLAINED" not in text and all(f"### F{k}." in text for k in conformance.FINDINGS)
+
+
 # -- with diffusers -----------------------------------------------------------------------------------------
 def test_rows_follow_the_schema_and_every_failure_is_a_recorded_finding(small_run):
     rows = [r.to_json() for r in small_run.rows]
