@@ -1,7 +1,8 @@
 """The package's import graph, read from the source with ``ast`` (imports inside functions count).
 
 Layers, bottom to top (README "Layout"): ``analytic`` → ``core`` → ``samplers`` | ``oracle`` (side by
-side: neither imports the other) → ``scores`` → ``models`` (learned score networks) → ``verification`` → ``studies`` → ``reporting`` →
+side: neither imports the other) → ``scores`` → ``models`` | ``external`` (side by side: learned score
+networks, other libraries' samplers) → ``verification`` → ``studies`` → ``reporting`` →
 ``testing`` (the kit for other people's samplers) → ``cli`` → the package's ``__init__``/``__main__``. A module may import from its own subpackage and
 from lower layers only; there are no cycles; no private name (``_x``) is imported from another
 subpackage. The checker itself is shown failing on a small package with a deliberate cycle, an
@@ -23,6 +24,7 @@ LAYERS = {
     "oracle": 2,
     "scores": 3,
     "models": 4,
+    "external": 4,
     "verification": 5,
     "studies": 6,
     "reporting": 7,

@@ -395,6 +395,34 @@ def test_constructor_bad_horizon():
         TimeGrid(1.0, None, [0.0, 0.5], [2])
 
 
+def test_from_arrays_and_the_constructor_accept_eta_zero():
+    """η = 0 (a discrete schedule that ends at ᾱ = 1, docs/mathematics.md §13) is allowed in the direct
+    constructor and ``from_arrays`` only; every score time stays > 0, the last step ends at s = 0, and the
+    sequential sampler's probed law equals the oracle's on such a grid (so nothing downstream assumes η > 0)."""
+    import torch
+
+    from analytic import Gaussian
+    from piadm_verify import exact_law, exact_law_of, gaussian_kl, sequential_sde
+
+    grid = TimeGrid.from_arrays(2.0, 0.0, [0.0, 1.2, 2.0], [[0.0, 0.5, 1.2], [0.0, 0.3, 0.8]])
+    _check_structure(grid)
+    assert grid.eta == 0.0 and grid.block_times[-1] == 2.0 and grid.block(1).end_time == 0.0
+    assert min(grid.all_score_times()) > 0.0
+    assert TimeGrid(2.0, 0.0, [0.0, 2.0], [4]).eta == 0.0
+    target = Gaussian([1.5, -0.5], [[1.0, 0.2], [0.2, 0.5]])
+    oracle = exact_law(target, grid, method="sequential_sde")
+    probed = exact_law_of(sequential_sde, target, grid)
+    assert gaussian_kl(oracle, probed) < 1e-12
+    assert 0.0 < gaussian_kl(target.marginal(0.0), oracle) < 1.0
+    out = sequential_sde(target.score, grid, n=5, dim=2, generator=0)
+    assert torch.isfinite(out.samples).all()
+    for bad in (dict(T=1.0, eta=0.0, blocks=2, steps=2),):
+        with pytest.raises(ValueError, match="0 < eta < T"):
+            TimeGrid.uniform(**bad)
+    with pytest.raises(ValueError, match="0 <= eta < T"):
+        TimeGrid.from_arrays(1.0, -1e-3, [0.0, 1.001], [[0.0, 1.001]])
+
+
 def test_from_arrays_bad_input():
     with pytest.raises(ValueError, match="block_times"):
         TimeGrid.from_arrays(1.0, 0.1, [0.0, 0.6, 0.5, 0.9], [[0, 0.6], [0, 0.1], [0, 0.4]])

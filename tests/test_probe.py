@@ -123,6 +123,24 @@ def test_coupling_sampler_is_refused_by_the_per_coordinate_path_and_probed_dense
     _assert_same_law(law, Gaussian(mix @ base.mean, mix @ base.cov @ mix.T))
 
 
+def float32_state_sampler(score, grid, n=None, dim=None, *, noise=None, **kwargs):
+    """Affine, but its output is rounded to float32 (as some library schedulers round their state)."""
+    return sequential_sde(score, grid, noise=noise).samples.to(torch.float32).to(torch.float64)
+
+
+def test_rtol_admits_a_sampler_that_rounds_to_float32():
+    """Refused at the default tolerance (float64 round-off), probed with rtol=1e-6; the law is then
+    right to float32 precision."""
+    with pytest.raises(NotAffineError, match="tolerance 1e-09"):
+        exact_law_of(float32_state_sampler, FULL, GRID)
+    law = exact_law_of(float32_state_sampler, FULL, GRID, rtol=1e-6)
+    base = exact_law(FULL, GRID, "sequential_sde")
+    assert float((law.mean - base.mean).abs().max()) <= 1e-6 and float((law.cov - base.cov).abs().max()) <= 1e-6
+    for bad in (0.0, 1.0, -1e-3, True, "1e-6"):
+        with pytest.raises(ValueError, match="rtol"):
+            exact_law_of(sequential_sde, FULL, GRID, rtol=bad)
+
+
 def test_bad_input():
     with pytest.raises(TypeError, match="target"):
         exact_law_of(piadm_sde, GaussianMixture([0.5, 0.5], [[0.0], [1.0]], [[1.0], [1.0]]), GRID, K=2)

@@ -66,15 +66,19 @@ class GridBlock:
         return self.horizon - (self.start + self.length)
 
 
-def _check_horizon(T, eta) -> tuple[float, float]:
+def _check_horizon(T, eta, *, allow_zero_eta: bool = False) -> tuple[float, float]:
+    """``T`` and ``η`` as floats: finite, ``0 < η < T`` (``0 <= η < T`` with ``allow_zero_eta``)."""
     for name, val in (("T", T), ("eta", eta)):
         if isinstance(val, bool) or not isinstance(val, (int, float, np.floating, np.integer)):
             raise TypeError(f"{name} must be a real number, got {type(val).__name__}")
         if not math.isfinite(val):
             raise ValueError(f"{name} must be finite, got {val!r}")
     T, eta = float(T), float(eta)
+    if allow_zero_eta and eta == 0.0 and T > 0.0:
+        return T, 0.0
     if not 0.0 < eta < T:
-        raise ValueError(f"eta must satisfy 0 < eta < T, got eta={eta!r}, T={T!r}")
+        bound = "0 <= eta < T" if allow_zero_eta else "0 < eta < T"
+        raise ValueError(f"eta must satisfy {bound}, got eta={eta!r}, T={T!r}")
     return T, eta
 
 
@@ -84,11 +88,15 @@ class TimeGrid:
     Build one with :meth:`uniform`, :meth:`early_stopping` or :meth:`from_arrays`. The direct
     constructor takes ``block_times`` (``t_0 … t_N``) and, per block, either an array of sub-grid
     points ``τ_{n,0} = 0 < … < τ_{n,M_n} = h_n`` or an integer ``M_n`` (uniform steps).
-    Everything is validated: monotone times, positive steps, ``t_N = T - η``, ``0 < η < T``.
+    Everything is validated: monotone times, positive steps, ``t_N = T - η``, ``0 <= η < T``.
+    The direct constructor and :meth:`from_arrays` accept ``η = 0`` (a grid that runs to the
+    data, as a discrete schedule with ``ᾱ = 1`` at its end does, docs/mathematics.md §13; the
+    last step then ends at ``s = 0`` while every score is still evaluated at ``s > 0``);
+    :meth:`uniform` and :meth:`early_stopping` need ``η > 0``.
     """
 
     def __init__(self, T: float, eta: float, block_times, sub_grids):
-        T, eta = _check_horizon(T, eta)
+        T, eta = _check_horizon(T, eta, allow_zero_eta=True)
         block_times = np.array(block_times, dtype=np.float64)
         if block_times.ndim != 1 or block_times.shape[0] < 2:
             raise ValueError("block_times must be a 1-D array t_0 < ... < t_N with N >= 1")
@@ -191,7 +199,7 @@ class TimeGrid:
 
     @classmethod
     def from_arrays(cls, T: float, eta: float, block_times, taus) -> "TimeGrid":
-        """Explicit blocks ``t_0 … t_N`` and, per block, the sub-grid ``τ_{n,0} … τ_{n,M_n}``."""
+        """Explicit blocks ``t_0 … t_N`` and, per block, the sub-grid ``τ_{n,0} … τ_{n,M_n}`` (``η = 0`` allowed)."""
         return cls(T, eta, block_times, [np.asarray(t, dtype=np.float64) for t in taus])
 
     # -- views --------------------------------------------------------------------------------------

@@ -165,7 +165,8 @@ def _run(sampler, score, grid, noise, options):
     return samples.to(WORK_DTYPE)
 
 
-def _probe(sampler, target: Gaussian, grid: TimeGrid, error, options, generator) -> tuple[torch.Tensor, torch.Tensor]:
+def _probe(sampler, target: Gaussian, grid: TimeGrid, error, options, generator,
+           rtol: float = PROBE_RTOL) -> tuple[torch.Tensor, torch.Tensor]:
     """``(c, C)`` of the sampler's affine map on ``target``: c (d,), C (d, P)."""
     score = _score_with(target, error)
     recorder = _Recorder(grid, target.dim)
@@ -185,11 +186,11 @@ def _probe(sampler, target: Gaussian, grid: TimeGrid, error, options, generator)
     predicted = {"zero": c, "doubled": c + 2.0 * C[:, doubled] if P else c, "random combination": c + C @ combo}
     for (name, expected), observed in zip(predicted.items(), check):
         gap = (observed - expected).abs()
-        if not bool((gap <= PROBE_RTOL * scale + 1e-300).all()):
+        if not bool((gap <= rtol * scale + 1e-300).all()):
             worst = float((gap / (scale + 1e-300)).max())
             raise NotAffineError(
                 f"the output is not affine in (x0, noise): the {name} probe is off by {worst:.3g} relative "
-                f"(tolerance {PROBE_RTOL:g}); tolerance-based stopping, Anderson mixing, a non-affine score error or "
+                f"(tolerance {rtol:g}); tolerance-based stopping, Anderson mixing, a non-affine score error or "
                 "noise drawn outside noise= make the law non-Gaussian (use Monte Carlo)")
     return c, C
 
@@ -257,7 +258,8 @@ class _FirstCoordinateNoise:
         return self._draw(*shape)
 
 
-def _check_coordinates_separate(sampler, target: Gaussian, grid: TimeGrid, options, generator) -> None:
+def _check_coordinates_separate(sampler, target: Gaussian, grid: TimeGrid, options, generator,
+                                rtol: float = PROBE_RTOL) -> None:
     """One probe: perturbing every input of coordinate 0 (random values) must leave every other
     coordinate's output where the all-zero input puts it. Run on ``target`` (a product target with
     one coordinate per class, at least two), with the exact score: coupling is the sampler's."""
@@ -265,13 +267,13 @@ def _check_coordinates_separate(sampler, target: Gaussian, grid: TimeGrid, optio
     _run(sampler, target.score, grid, recorder, options)
     y = _run(sampler, target.score, grid, _FirstCoordinateNoise(recorder, generator), options)
     gap = (y[1, 1:] - y[0, 1:]).abs()
-    if not bool((gap <= PROBE_RTOL * (y[0, 1:].abs() + 1.0)).all()):
+    if not bool((gap <= rtol * (y[0, 1:].abs() + 1.0)).all()):
         raise NotAffineError("the sampler couples coordinates (perturbing coordinate 0's inputs moved others), so the "
                              "per-coordinate fast path does not apply; pass path='dense'")
 
 
 def exact_law_of(sampler, target: Gaussian, grid: TimeGrid, error=None, *, path: str = "auto", seed: int = 0,
-                 dtype=torch.float64, **options) -> Gaussian:
+                 dtype=torch.float64, rtol: float = PROBE_RTOL, **options) -> Gaussian:
     """The exact output law of ``sampler`` on a Gaussian ``target`` with an affine score, by probing.
 
     Parameters
@@ -287,10 +289,13 @@ def exact_law_of(sampler, target: Gaussian, grid: TimeGrid, error=None, *, path:
         rotation — with a per-coordinate error, after one probe on a target with one coordinate per
         class shows that the sampler keeps coordinates apart; else dense), ``"fast"`` or ``"dense"``.
     seed : seeds the check batch (which input is doubled, the random combination).
+    rtol : the affinity tolerance (default :data:`PROBE_RTOL`, float64 round-off). A sampler that
+        rounds its state to float32 inside (some library schedulers do) is affine only to ~1e-7
+        relative: pass a looser ``rtol`` for it, and read the law's digits accordingly.
     options : passed to every sampler call (``K=…``, ``corrector=…``).
 
     Returns the law as an ``analytic.Gaussian`` in ``dtype``. Raises :class:`NotAffineError` when
-    the output is not affine in the sampler's inputs to round-off (``PROBE_RTOL``).
+    the output is not affine in the sampler's inputs to ``rtol``.
 
     Cost: the probe batch has ``P + 1`` samples (plus a 1-sample discovery run and a 3-sample check run), ``P = d·(1 + J_drawn + extra scalars)`` (J_drawn: the
     steps whose noise the sampler draws, none for an ODE predictor), so time and memory grow like
@@ -309,23 +314,26 @@ def exact_law_of(sampler, target: Gaussian, grid: TimeGrid, error=None, *, path:
         raise ValueError(f"path must be 'auto', 'fast' or 'dense', got {path!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    if isinstance(rtol, bool) or not isinstance(rtol, (int, float)) or not 0.0 < rtol < 1.0:
+        raise ValueError(f"rtol must be a number in (0, 1), got {rtol!r}")
     exact = target.to(dtype=WORK_DTYPE, device="cpu")
     generator = torch.Generator().manual_seed(seed)
     classes = None if path == "dense" else _product_classes(exact, error)
     if path == "fast" and classes is None:
         raise ValueError("path='fast' needs a product target (diagonal covariance) and a per-coordinate error")
     if classes is None or exact.dim == 1:
-        c, C = _probe(sampler, exact, grid, error, options, generator)
+        c, C = _probe(sampler, exact, grid, error, options, generator, rtol)
         return Gaussian(c.to(dtype), _symmetric(C @ C.T).to(dtype), dtype=dtype)
     representatives, class_of = classes
     pick = np.resize(representatives, max(2, len(representatives)))  # one coordinate per class, at least two
-    _check_coordinates_separate(sampler, Gaussian(exact.mean[pick], exact.eigvals[pick]), grid, options, generator)
+    _check_coordinates_separate(sampler, Gaussian(exact.mean[pick], exact.eigvals[pick]), grid, options, generator,
+                                rtol)
     means, variances = torch.empty(len(representatives), dtype=WORK_DTYPE), torch.empty(len(representatives),
                                                                                           dtype=WORK_DTYPE)
     for k, i in enumerate(representatives):
         one = Gaussian(exact.mean[i:i + 1], exact.eigvals[i:i + 1])
         c, C = _probe(sampler, one, grid, None if error is None else _CoordinateError(error, int(i)), options,
-                      generator)
+                      generator, rtol)
         means[k], variances[k] = c[0], (C @ C.T)[0, 0]
     if not bool((variances > 0).all()):
         raise FloatingPointError("exact_law_of: an output variance is not positive")
