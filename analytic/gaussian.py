@@ -129,6 +129,9 @@ class Gaussian:
         x = check_points(x, self.dim)
         mean, eigvals, eigvecs = self._params(x)
         mean_s, eigvals_s = marginal_terms(s, x, mean, eigvals)
+        if eigvecs is None:  # diagonal: -(x - μ_s)/λ_s as one fused multiply-add over x
+            precision = 1.0 / eigvals_s
+            return torch.addcmul(mean_s * precision, x, -precision)
         z = to_eigen(x - mean_s, eigvecs)
         return -from_eigen(z / eigvals_s, eigvecs)
 

@@ -1,17 +1,26 @@
-"""Throughput of PIADM-SDE against the memory-bound floor of its inner scan.
+"""Cost of one round of each sampler against the memory-bound floor of a round.
 
-What is measured, for each dimension d in ``--dims``:
+What is measured, for each dimension d in ``--dims``, on a **diagonal-covariance** Gaussian target
+(exact score, elementwise; mean ``linspace(-1, 1, d)``, variances ``linspace(0.5, 2, d)``), a uniform
+grid of ``--blocks`` blocks × ``--steps`` (M) steps, ``--samples`` (n) samples:
 
-* ``piadm_sde`` on a **diagonal-covariance** Gaussian target (exact score, elementwise; mean
-  ``linspace(-1, 1, d)``, variances ``linspace(0.5, 2, d)``), uniform grid of ``--blocks`` blocks ×
-  ``--steps`` (M) steps, ``--K`` Picard iterations, ``--samples`` (n) samples, one full call timed:
-  - ``ms/round``: wall time / rounds (rounds = K · blocks);
-  - ``piadm pts/s``: grid-point-samples per second, ``n · score_evals / time`` (= n·M·K·blocks / time),
-    the score evaluation, noise draws, scan and checks all included;
-* the **floor**: a bare ``torch.cumsum`` over a tensor of shape (M, n, d) followed by one fused
-  multiply-add (``torch.addcmul``) — the two memory passes a round cannot avoid — timed alone:
-  ``floor ms`` per round and ``floor pts/s = n · M / time``;
-* ``ratio`` = piadm pts/s ÷ floor pts/s (1 would mean a round costs no more than that floor).
+* ``piadm_sde round``: one Picard iteration of a block, all M points scored in one batched call, the
+  scan and the check included: the marginal cost, (run with 2K iterations − run with ``--K``) ÷ (K ·
+  blocks), so the block's one-off work (its noise draws) is left out; ``run ms/round`` is the whole
+  run with ``--K`` divided by its rounds, noise draws included;
+* ``ode predictor round``: the same with v = 0 (no noise);
+* ``corrector iteration``: one Picard iteration of the PIADM-ODE corrector (M† = M steps), marginal
+  as above (corrector with 2K iterations − with K); ``run ms/round`` from the difference between
+  ``piadm_ode`` with and without the corrector;
+* ``paradigms sweep`` (window M, fixed stride) and ``parataa sweep (m=2)`` (window M, Picard
+  residuals, memory 2): one sweep of the window samplers, the whole run divided by its sweeps;
+* the **floor**: the two memory passes a round cannot avoid over a tensor of shape (M, n, d), a
+  cumulative sum along the steps and one fused multiply-add (``torch.addcmul``), timed alone; with
+  ``torch.cumsum`` and with the row-by-row accumulation the samplers use (on the CPU torch's
+  cumulative sum along the leading dimension runs several times slower than memory); ``floor ms``
+  is the faster of the two, ``(torch)`` the torch one;
+* ``ratio`` = floor ms ÷ ms per round (1 would mean a round costs no more than that floor; the
+  project's target is ≥ 0.4 for the PIADM rounds and the corrector iteration).
 
 Each figure is the median of ``--repeats`` timed runs after ``--warmup`` untimed ones; on CUDA
 ``torch.cuda.synchronize()`` brackets every timed region. With ``--device cuda`` the script first
@@ -46,7 +55,8 @@ except ImportError:  # run from a checkout without installing
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
 
 from analytic import Gaussian  # noqa: E402
-from piadm_verify import TimeGrid, piadm_sde, sequential_sde  # noqa: E402
+from piadm_verify import TimeGrid, paradigms, parataa, piadm_ode, piadm_sde, sequential_sde  # noqa: E402
+from piadm_verify.samplers.common import cumsum_  # noqa: E402
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
@@ -102,52 +112,85 @@ def parity_check(device: torch.device) -> dict:
     return out
 
 
-def bench_dim(d: int, args, device: torch.device, dtype: torch.dtype) -> dict:
-    n, M, K, B = args.samples, args.steps, args.K, args.blocks
-    target = Gaussian(
-        torch.linspace(-1.0, 1.0, d, dtype=dtype), torch.linspace(0.5, 2.0, d, dtype=dtype), device=device
-    )
-    grid = TimeGrid.uniform(T=args.T, eta=args.eta, blocks=B, steps=M)
-    gen = _generator(device, 0)
-    result = {}
-
-    def run_piadm():
-        result["out"] = piadm_sde(target, grid, K=K, n=n, dim=d, generator=gen, dtype=dtype, device=device)
-
-    t_call = _median_time(run_piadm, device, args.warmup, args.repeats)
-    out = result["out"]
-    assert out.rounds == K * B and out.score_evals == K * B * M
-    t_round = t_call / out.rounds
-    piadm_pts = n * out.score_evals / t_call
-
+def _floor(M: int, n: int, d: int, args, device, dtype) -> tuple[float, float]:
+    """Seconds of the two memory passes a round cannot avoid over (M, n, d): a cumulative sum along the
+    steps and one fused multiply-add. Returns (with torch.cumsum, with row-by-row accumulation): on
+    the CPU torch's cumulative sum along the leading dimension is several times slower than the
+    memory traffic (the samplers use the row accumulation, ``samplers.common.cumsum_``)."""
     x = torch.randn(M, n, d, generator=_generator(device, 1), dtype=dtype, device=device)
     base = torch.randn(n, d, generator=_generator(device, 2), dtype=dtype, device=device)
     grow = torch.exp(0.5 * torch.linspace(0.0, 1.0, M, dtype=dtype, device=device))[:, None, None]
     acc = torch.empty_like(x)
     res = torch.empty_like(x)
 
-    def run_floor():
+    def torch_floor():
         torch.cumsum(x, dim=0, out=acc)
+        torch.addcmul(base, grow, acc, out=res)
+
+    def row_floor():
+        acc.copy_(x)
+        cumsum_(acc)
         torch.addcmul(base, grow, acc, out=res)
 
     # small tensors: time several calls per sample so the timer resolution does not dominate
     inner = max(1, min(50, int(2e6 // (M * n * d))))
-    t_floor = _median_time(run_floor, device, args.warmup, args.repeats, inner)
-    floor_pts = n * M / t_floor
+    times = tuple(_median_time(f, device, args.warmup, args.repeats, inner) for f in (torch_floor, row_floor))
     del x, acc, res
-    return {
-        "d": d,
-        "n": n,
-        "M": M,
-        "K": K,
-        "blocks": B,
-        "rounds": out.rounds,
-        "ms_per_round": 1e3 * t_round,
-        "piadm_pts_per_s": piadm_pts,
-        "floor_ms": 1e3 * t_floor,
-        "floor_pts_per_s": floor_pts,
-        "ratio": piadm_pts / floor_pts,
+    return times
+
+
+def bench_dim(d: int, args, device: torch.device, dtype: torch.dtype) -> list[dict]:
+    """Milliseconds per round of each sampler's round kind, against the floor over the same (M, n, d).
+
+    For the PIADM rounds, ``ms/round`` is the marginal cost of one Picard iteration: the run with 2K
+    iterations per block minus the run with K, divided by K·blocks, so the per-block work that does not
+    repeat (the block's noise draws, its starting term) is left out; ``run ms/round`` is the whole run
+    with K divided by its rounds. For the window samplers (whose sweeps all do the same work) both
+    columns are the whole run divided by its sweeps.
+    """
+    n, M, K, B = args.samples, args.steps, args.K, args.blocks
+    target = Gaussian(
+        torch.linspace(-1.0, 1.0, d, dtype=dtype), torch.linspace(0.5, 2.0, d, dtype=dtype), device=device
+    )
+    grid = TimeGrid.uniform(T=args.T, eta=args.eta, blocks=B, steps=M)
+    common = dict(n=n, dim=d, dtype=dtype, device=device)
+    gen = lambda: _generator(device, 0)
+    corrector = lambda k: dict(K=k, steps=M, sub_blocks=1, h=0.5)
+    runs = {
+        "sde K": lambda: piadm_sde(target, grid, K=K, generator=gen(), **common),
+        "sde 2K": lambda: piadm_sde(target, grid, K=2 * K, generator=gen(), **common),
+        "ode K": lambda: piadm_ode(target, grid, K=K, generator=gen(), **common),
+        "ode 2K": lambda: piadm_ode(target, grid, K=2 * K, generator=gen(), **common),
+        "corr K": lambda: piadm_ode(target, grid, K=K, corrector=corrector(K), generator=gen(), **common),
+        "corr 2K": lambda: piadm_ode(target, grid, K=K, corrector=corrector(2 * K), generator=gen(), **common),
+        "paradigms": lambda: paradigms(target, grid, window=M, tol=None, stride=M // K or 1, generator=gen(), **common),
+        "parataa": lambda: parataa(target, grid, window=M, memory=2, tol=1e-3, max_sweeps=K * B, generator=gen(),
+                                   **common),
     }
+    torch_floor, row_floor = _floor(M, n, d, args, device, dtype)
+    floor = min(torch_floor, row_floor)
+    seconds, rounds = {}, {}
+    for name, run in runs.items():
+        result = {}
+        seconds[name] = _median_time(lambda: result.__setitem__("out", run()), device, args.warmup, args.repeats)
+        rounds[name] = result["out"].rounds
+    kinds = {  # name: (marginal seconds per round, whole-run seconds per round, rounds of the K run)
+        "piadm_sde round": ((seconds["sde 2K"] - seconds["sde K"]) / (K * B), seconds["sde K"] / rounds["sde K"],
+                            rounds["sde K"]),
+        "ode predictor round": ((seconds["ode 2K"] - seconds["ode K"]) / (K * B), seconds["ode K"] / rounds["ode K"],
+                                rounds["ode K"]),
+        "corrector iteration": ((seconds["corr 2K"] - seconds["corr K"]) / (K * B),
+                                (seconds["corr K"] - seconds["ode K"]) / (K * B), K * B),
+        "paradigms sweep": (seconds["paradigms"] / rounds["paradigms"],) * 2 + (rounds["paradigms"],),
+        "parataa sweep (m=2)": (seconds["parataa"] / rounds["parataa"],) * 2 + (rounds["parataa"],),
+    }
+    rows = []
+    for name, (per_round, whole, count) in kinds.items():
+        rows.append({"d": d, "kind": name, "n": n, "M": M, "rounds": count, "ms_per_round": 1e3 * per_round,
+                     "run_ms_per_round": 1e3 * whole, "floor_ms": 1e3 * floor,
+                     "floor_torch_cumsum_ms": 1e3 * torch_floor, "floor_row_cumsum_ms": 1e3 * row_floor,
+                     "ratio": floor / per_round})
+    return rows
 
 
 def main(argv=None) -> int:
@@ -188,14 +231,15 @@ def main(argv=None) -> int:
     print(f"target: Gaussian, diagonal covariance; grid: uniform, {args.blocks} blocks x M={args.steps} steps; "
           f"K={args.K}; n={args.samples}; median of {args.repeats} after {args.warmup} warm-up")
     rows = []
-    header = f"{'d':>6} {'rounds':>6} {'ms/round':>10} {'piadm pts/s':>12} {'floor ms':>10} {'floor pts/s':>12} {'ratio':>7}"
+    header = (f"{'d':>6} {'round':<22} {'rounds':>6} {'ms/round':>10} {'run ms/round':>13} {'floor ms':>9} "
+              f"{'(torch)':>9} {'ratio':>7}")
     print(header)
     print("-" * len(header))
     for d in args.dims:
-        row = bench_dim(d, args, device, dtype)
-        rows.append(row)
-        print(f"{d:>6} {row['rounds']:>6} {row['ms_per_round']:>10.3f} {row['piadm_pts_per_s']:>12.3e} "
-              f"{row['floor_ms']:>10.3f} {row['floor_pts_per_s']:>12.3e} {row['ratio']:>7.3f}")
+        for row in bench_dim(d, args, device, dtype):
+            rows.append(row)
+            print(f"{d:>6} {row['kind']:<22} {row['rounds']:>6} {row['ms_per_round']:>10.3f} {row['run_ms_per_round']:>13.3f} {row['floor_ms']:>9.3f} "
+                  f"{row['floor_torch_cumsum_ms']:>9.3f} {row['ratio']:>7.3f}")
     if args.json:
         payload = {
             "torch": torch.__version__,

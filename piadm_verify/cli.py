@@ -2,14 +2,18 @@
 
 ::
 
-    piadm-verify report [--suite quick|full] [--out DIR] [--seed S] [--quiet]
+    piadm-verify report [--suite quick|full] [--out DIR] [--seed S] [--scheduler local|serial|ADDRESS]
+                        [--jobs N] [--connect-timeout SECONDS] [--quiet]
     piadm-verify baseline (--check | --update) [--file PATH] [--quiet]
     piadm-verify check MODULE:CALLABLE [--kind sde|ode] [--level quick|full] [--reference MODULE:CALLABLE] [--out DIR]
     piadm-verify conformance [--out DIR] [--quiet]
 
 ``report`` runs a suite's studies (:mod:`piadm_verify.reporting.suites`) and writes ``report.md``,
 ``results.json`` and PNG plots into DIR (default ``reports/<suite>/``), replacing an earlier report
-there only once the new one is complete. ``baseline --check`` recomputes the canonical error rates
+there only once the new one is complete. Its studies run as tasks on Dask (``--scheduler``: by default
+a local cluster of ``--jobs`` worker processes, one per core; ``serial`` for no Dask; or the address
+of a running scheduler, which must answer within ``--connect-timeout`` seconds, default 20); the
+tables are the same wherever they run (:mod:`piadm_verify.reporting.tasks`). ``baseline --check`` recomputes the canonical error rates
 and compares them with the baseline file (default ``reports/baseline.json``, relative to the
 current directory); ``--update`` rewrites it. ``check`` runs the test kit
 (:func:`piadm_verify.testing.verify_sampler`) on a sampler named ``module:callable`` (the current
@@ -25,7 +29,7 @@ or ``check``: a claim failed, or the sampler raised, returned the wrong shape or
 (the message names the sampler and the stage; no report is written), or ``conformance``: a check
 failed that no recorded library finding explains (the results are written);
 2 the command could not run: bad arguments (argparse; a module that does not import, a name that is
-not callable; diffusers not installed for ``conformance``), an unwritable or unsuitable output directory or baseline file, a missing or malformed baseline file, baseline lists that no longer fit
+not callable, a ``--jobs`` below 1, a scheduler address that does not answer in time; diffusers not installed for ``conformance``), an unwritable or unsuitable output directory or baseline file, a missing or malformed baseline file, baseline lists that no longer fit
 the sweeps; 3 an unexpected error (a study, sweep or claim crashed: a bug, not a verdict; the
 traceback is printed). Messages go to stderr.
 """
@@ -38,6 +42,8 @@ import time
 import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from .reporting.tasks import add_scheduler_arguments
 
 __all__ = ["main", "build_parser", "EXIT_OK", "EXIT_CHECK_FAILED", "EXIT_USAGE", "EXIT_ERROR"]
 
@@ -74,6 +80,7 @@ def build_parser(suite_names: Sequence[str]) -> argparse.ArgumentParser:
                         help="output directory (default reports/<suite>); replaced once the new report is complete")
     report.add_argument("--seed", type=_seed, default=0, metavar="S",
                         help="seed shift for the randomised sweeps (default 0: the seeds the theory tests use)")
+    add_scheduler_arguments(report, "the studies")
     report.add_argument("--quiet", action="store_true", help="no progress bar")
 
     baseline = commands.add_parser("baseline", help="check or rewrite reports/baseline.json",
@@ -111,7 +118,10 @@ def _report(args, suites: Mapping) -> int:
     from .reporting.report import write_report
 
     out = args.out if args.out is not None else Path("reports") / args.suite
-    result = write_report(suites[args.suite], out, suite=args.suite, seed=args.seed, quiet=args.quiet)
+    result = write_report(suites[args.suite], out, suite=args.suite, seed=args.seed, quiet=args.quiet,
+                          scheduler=args.scheduler, jobs=args.jobs, connect_timeout=args.connect_timeout)
+    if result.retried:
+        print(f"retried after their Dask worker died: {', '.join(result.retried)}", file=sys.stderr)
     family = "" if result.family is None else f"; Holm family {'PASS' if result.family.passed else 'FAIL'}"
     print(f"{args.suite}: {result.passed} of {len(result.verdicts)} claims pass{family}; wrote {out / 'report.md'}, "
           f"results.json and {len(result.plots)} plots in {result.seconds:.1f} s")
@@ -231,6 +241,7 @@ def main(argv: Sequence[str] | None = None, *, suites: Mapping | None = None) ->
     args = parser.parse_args(argv)
     from .reporting.baseline import BaselineError
     from .reporting.report import ReportError
+    from .reporting.tasks import SchedulerError
 
     try:
         if args.command == "check":
@@ -238,7 +249,7 @@ def main(argv: Sequence[str] | None = None, *, suites: Mapping | None = None) ->
         if args.command == "conformance":
             return _conformance(args)
         return _report(args, suites) if args.command == "report" else _baseline(args)
-    except (ReportError, BaselineError, _UsageError) as error:
+    except (ReportError, BaselineError, SchedulerError, _UsageError) as error:
         print(f"piadm-verify {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as error:  # a crash must not read as a failed check (exit 1)

@@ -9,6 +9,7 @@ recomputation is tested in test_baseline.py), so that these tests exercise the c
 import json
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -38,7 +39,8 @@ def test_python_m_help_lists_the_commands():
 
 def test_report_end_to_end(tmp_path, capsys):
     out = tmp_path / "reports" / "tiny"
-    status = cli.main(["report", "--suite", "tiny", "--out", str(out), "--seed", "0", "--quiet"], suites=_tiny_suites())
+    status = cli.main(["report", "--suite", "tiny", "--out", str(out), "--seed", "0", "--scheduler", "serial",
+                       "--quiet"], suites=_tiny_suites())
     assert status == 0
     assert "claims pass" in capsys.readouterr().out
     data = json.loads((out / "results.json").read_text())
@@ -50,6 +52,9 @@ def test_report_end_to_end(tmp_path, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["report", "--suite", "nope"], "invalid choice: 'nope'"),
     (["report", "--seed", "-1"], "non-negative integer"),
+    (["report", "--jobs", "0"], "argument --jobs: expected an integer >= 1, got 0"),
+    (["report", "--jobs", "two"], "argument --jobs: expected an integer >= 1, got 'two'"),
+    (["report", "--connect-timeout", "0"], "argument --connect-timeout: expected a finite number of seconds > 0"),
     (["baseline"], "one of the arguments --check --update is required"),
     (["baseline", "--check", "--update"], "not allowed with argument"),
     ([], "required"),
@@ -155,8 +160,21 @@ def test_baseline_errors_exit_2_and_crashes_exit_3_not_1(error, status, message,
 
 
 def test_a_crashing_study_exits_3_with_its_traceback(tmp_path, capsys):
+    """On the default scheduler (a local Dask cluster, here of one worker): the worker's exception
+    comes back as the study's own, not as a scheduling error."""
     suites = {"tiny": [replace(tiny_studies()[0], sweep=_exploding_sweep)]}
-    assert cli.main(["report", "--suite", "tiny", "--out", str(tmp_path / "out"), "--quiet"], suites=suites) == 3
+    argv = ["report", "--suite", "tiny", "--out", str(tmp_path / "out"), "--jobs", "1", "--quiet"]
+    assert cli.main(argv, suites=suites) == 3
     err = capsys.readouterr().err
     assert "Traceback" in err and "piadm-verify report: unexpected error: RuntimeError: sweep exploded" in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_an_unreachable_scheduler_exits_2_within_the_stated_timeout(tmp_path, capsys):
+    suites = {"tiny": [replace(study, sweep=_never_runs) for study in tiny_studies()]}
+    start = time.perf_counter()
+    status = cli.main(["report", "--suite", "tiny", "--out", str(tmp_path / "out"), "--scheduler", "tcp://127.0.0.1:1",
+                       "--connect-timeout", "1", "--quiet"], suites=suites)
+    assert status == 2 and time.perf_counter() - start < 1 + 15
+    assert "no Dask scheduler answered at 'tcp://127.0.0.1:1' within 1 s" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())

@@ -41,7 +41,7 @@ def environment(seed: int | None = None) -> dict:
         "piadm_verify": _version("piadm-verify"),
         "python": platform.python_version(),
         "torch": torch.__version__,
-        **{name: _version(name) for name in ("numpy", "scipy", "statsmodels", "matplotlib", "numba")},
+        **{name: _version(name) for name in ("numpy", "scipy", "statsmodels", "matplotlib", "numba", "distributed")},
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),

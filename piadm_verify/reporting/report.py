@@ -19,15 +19,12 @@ import math
 import os
 import secrets
 import shutil
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-from tqdm import tqdm
 
 from ..studies.base import Study
 from ..verification import stats
@@ -36,6 +33,7 @@ from ..verification.tables import Table
 from .environment import environment, json_safe, torch_threads
 from .plots import draw
 from .suites import Verdict, evaluate_claims, verdicts
+from .tasks import CONNECT_TIMEOUT, default_jobs, run_tasks
 
 __all__ = ["REPORT_FORMAT", "ReportError", "Report", "run_studies", "write_report", "atomic_directory"]
 
@@ -50,40 +48,46 @@ class ReportError(Exception):
 @dataclass(frozen=True)
 class Report:
     """What :func:`write_report` did: where, the verdicts and the family verdict (None when there are no
-    claims or Holm cannot assess them; ``report.md`` and ``results.json`` say why), the timings."""
+    claims or Holm cannot assess them; ``report.md`` and ``results.json`` say why), the timings, and the
+    studies that were retried after their Dask worker died."""
 
     out_dir: Path
     verdicts: list[Verdict]
     family: stats.FamilyResult | None
     plots: list[str]
     seconds: float
+    retried: tuple[str, ...] = ()
 
     @property
     def passed(self) -> int:
         return sum(bool(v.check.passed) for v in self.verdicts)
 
 
-def run_studies(studies: Sequence[Study], seed: int = 0, *, quiet: bool = False,
-                threads: int | None = 1) -> tuple[dict[str, Table], dict[str, float]]:
-    """Run every study once (a progress bar on stderr unless ``quiet``; ``threads``: see
-    :func:`torch_threads`): ``({name: table}, {name: seconds})``."""
+def _run_study(study: Study, seed: int) -> Table:
+    """One task of a report: the study's table (module level, so that it pickles for Dask workers)."""
+    return study.run(seed)
+
+
+def run_studies(studies: Sequence[Study], seed: int = 0, *, quiet: bool = False, threads: int | None = 1,
+                scheduler: str = "serial", jobs: int | None = None,
+                connect_timeout: float = CONNECT_TIMEOUT) -> tuple[dict[str, Table], dict[str, float], list[str]]:
+    """Run every study once, each as one task of :func:`~piadm_verify.reporting.tasks.run_tasks`
+    (``scheduler``, ``jobs``, ``connect_timeout``: see there; a progress bar on stderr that follows task
+    completion unless ``quiet``; ``threads``: torch threads per study): ``({name: table},
+    {name: seconds}, [names of the studies retried after a worker died])``. The tables do not depend on
+    the scheduler: each study is seeded from (``seed``, its name)."""
     names = [s.name for s in studies]
     if len(set(names)) != len(names):
         raise ReportError(f"study names must be unique, got {names}")
-    torch.manual_seed(seed)  # for any sampler that falls back on the global generator
+    outcomes = run_tasks(_run_study, [(s.name, (s, seed)) for s in studies], seed=seed, scheduler=scheduler,
+                         jobs=jobs, threads=threads, connect_timeout=connect_timeout, progress="piadm-verify",
+                         quiet=quiet)
     tables, seconds = {}, {}
-    bar = tqdm(studies, desc="piadm-verify", unit="study", disable=quiet, file=sys.stderr, leave=False)
-    with torch_threads(threads):
-        for study in bar:
-            bar.set_postfix_str(study.name)
-            start = time.perf_counter()
-            table = study.run(seed)
-            seconds[study.name] = time.perf_counter() - start
-            if table.name != study.name:
-                raise ReportError(f"study {study.name!r} returned a table named {table.name!r} (they must agree)")
-            tables[study.name] = table
-    bar.close()
-    return tables, seconds
+    for outcome in outcomes:
+        if outcome.value.name != outcome.key:
+            raise ReportError(f"study {outcome.key!r} returned a table named {outcome.value.name!r} (they must agree)")
+        tables[outcome.key], seconds[outcome.key] = outcome.value, outcome.seconds
+    return tables, seconds, [o.key for o in outcomes if o.retried]
 
 
 def _family(studies: Sequence[Study], tables: dict[str, Table], count: int) -> tuple[stats.FamilyResult | None, str]:
@@ -115,9 +119,21 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _where(scheduling: dict) -> str:
+    """Where the studies ran, and which were retried after a worker died."""
+    scheduler = scheduling["scheduler"]
+    where = ("in one process" if scheduler == "serial" else
+             f"on a local Dask cluster of {scheduling['jobs']} workers" if scheduler == "local" else
+             f"on the Dask scheduler at {scheduler}")
+    retried = scheduling["retried"]
+    if retried:
+        where += " (retried after their worker died: " + ", ".join(f"`{name}`" for name in retried) + ")"
+    return where
+
+
 def _markdown(suite: str, seed: int, env: dict, studies: Sequence[Study], tables: dict[str, Table],
               all_verdicts: list[Verdict], family, family_note: str, plot_files: dict[str, list[str]],
-              seconds: float, alpha: float) -> str:
+              seconds: float, alpha: float, scheduling: dict) -> str:
     passed = sum(bool(v.check.passed) for v in all_verdicts)
     commit = env.get("git_commit")
     commit = "no git commit" if not commit else f"commit {commit[:10]}" + (" (modified tree)" if env.get("git_modified") else "")
@@ -127,7 +143,8 @@ def _markdown(suite: str, seed: int, env: dict, studies: Sequence[Study], tables
         "",
         f"Generated {env['timestamp']} by `piadm-verify report --suite {suite} --seed {seed}` in {seconds:.1f} s; "
         f"{commit}; Python {env['python']}, torch {env['torch']}, NumPy {env['numpy']}, SciPy {env['scipy']}, "
-        f"statsmodels {env['statsmodels']}; {env['device']}, {env['dtype']}. Every number is in `results.json`.",
+        f"statsmodels {env['statsmodels']}; {env['device']}, {env['dtype']}; studies run {_where(scheduling)}. "
+        f"Every number is in `results.json`.",
         "",
         "## Summary",
         "",
@@ -230,21 +247,27 @@ def atomic_directory(target: Path) -> Iterator[Path]:
 
 
 def write_report(studies: Sequence[Study], out_dir, *, suite: str = "custom", seed: int = 0, quiet: bool = False,
-                 alpha: float = ALPHA, threads: int | None = 1) -> Report:
+                 alpha: float = ALPHA, threads: int | None = 1, scheduler: str = "serial", jobs: int | None = None,
+                 connect_timeout: float = CONNECT_TIMEOUT) -> Report:
     """Run ``studies`` and write ``report.md``, ``results.json`` and the plots into ``out_dir``.
 
     The output location is checked (and a temporary directory made next to it) before anything
     runs; the finished directory replaces ``out_dir`` atomically at the end. An existing ``out_dir``
     is replaced only if it is empty or holds an earlier report. Raises :class:`ReportError` for an
     unusable output location; nothing is left behind on any failure. ``alpha`` is the level of each
-    claim's verdict; ``threads`` the torch threads the studies run with (:func:`torch_threads`).
+    claim's verdict; ``threads`` the torch threads each study runs with (:func:`torch_threads`);
+    ``scheduler``/``jobs``/``connect_timeout`` where the studies run (:func:`run_studies`: ``"serial"``
+    here by default, ``"local"`` for a Dask cluster on this machine's cores, or a scheduler address; the
+    command line's default is ``"local"``). Studies retried after a worker died are listed in
+    ``report.md``, ``results.json`` and :attr:`Report.retried`.
     """
     start = time.perf_counter()
     target = Path(out_dir).resolve()
     writing = False
     try:
         with atomic_directory(target) as tmp:
-            tables, seconds = run_studies(studies, seed, quiet=quiet, threads=threads)
+            tables, seconds, retried = run_studies(studies, seed, quiet=quiet, threads=threads, scheduler=scheduler,
+                                                   jobs=jobs, connect_timeout=connect_timeout)
             all_verdicts = [v for study in studies for v in verdicts(study, tables[study.name], alpha)]
             names = [v.name for v in all_verdicts]
             if len(set(names)) != len(names):
@@ -255,6 +278,8 @@ def write_report(studies: Sequence[Study], out_dir, *, suite: str = "custom", se
             plot_files = {s.name: [f for plot in s.plots for f in draw(plot, tables, by_name, tmp)] for s in studies}
             elapsed = time.perf_counter() - start
             env = environment(seed)
+            scheduling = {"scheduler": scheduler, "jobs": (jobs or default_jobs()) if scheduler == "local" else None,
+                          "retried": retried}
             results = {
                 "format": REPORT_FORMAT,
                 "version": REPORT_VERSION,
@@ -264,6 +289,7 @@ def write_report(studies: Sequence[Study], out_dir, *, suite: str = "custom", se
                 "alpha_family": ALPHA_FAMILY,
                 "environment": env,
                 "seconds": elapsed,
+                "scheduling": scheduling,
                 "summary": {"claims": len(all_verdicts), "passed": sum(bool(v.check.passed) for v in all_verdicts),
                             "family_passed": None if family is None else bool(family.passed),
                             "family": family.summary() if family is not None else family_note},
@@ -276,10 +302,10 @@ def write_report(studies: Sequence[Study], out_dir, *, suite: str = "custom", se
             (tmp / "results.json").write_text(json.dumps(json_safe(results), indent=1, allow_nan=False) + "\n",
                                               encoding="utf-8")
             (tmp / "report.md").write_text(_markdown(suite, seed, env, studies, tables, all_verdicts, family,
-                                                     family_note, plot_files, elapsed, alpha), encoding="utf-8")
+                                                     family_note, plot_files, elapsed, alpha, scheduling), encoding="utf-8")
     except OSError as error:
         if writing:
             raise ReportError(f"cannot write the report to {target}: {error}") from error
         raise
     return Report(target, all_verdicts, family, [f for files in plot_files.values() for f in files],
-                  time.perf_counter() - start)
+                  time.perf_counter() - start, tuple(retried))

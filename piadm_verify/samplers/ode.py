@@ -28,13 +28,12 @@ import torch
 from ..core.checks import positive_int
 from ..core.grid import TimeGrid
 from ..core.schemes import EXPONENTIAL_INTEGRATOR, Corrector, SDEScheme
-from .common import evaluate_score, residual, setup, start
+from .common import evaluate_score, setup, start
 from .result import NonFiniteError, RoundLog, SamplerResult
 from .sde import picard_block, picard_counts, sequential_block
 
 __all__ = ["piadm_ode", "sequential_ode"]
 
-_SCAN_EXPONENT = 20.0  # largest γ ε† L of one span of the corrector's velocity scan (e^20 ≈ 5·10⁸)
 
 
 # -- samplers ----------------------------------------------------------------------------------------
@@ -45,66 +44,64 @@ def _corrector_noise(noise, corrector: Corrector, key):
     return rho_x * z[0] + sigma_x * z[1], sigma_v * z[0]
 
 
-def _velocity_scan(v: torch.Tensor, drive: torch.Tensor, grow: torch.Tensor, shrink: torch.Tensor) -> torch.Tensor:
-    """All velocities of ``v_{j+1} = a v_j + drive_j``, (M+1, n, d) from v (n, d) and drive (M, n, d).
-
-    Over a span of L steps from ``v_s``, ``v_{s+i} = a^i (v_s + Σ_{j<i} a^{-(j+1)} drive_{s+j})``: a
-    cumulative sum, with ``grow[i] = a^i`` (L+1) and ``shrink[i] = a^{-(i+1)}`` (L). Spans restart
-    from their last velocity, so the factors stay within ``e^{±γ ε† L}`` however long the sub-block.
-    """
-    span = shrink.shape[0]
-    pieces = []
-    for start in range(0, drive.shape[0], span):
-        u = drive[start : start + span]
-        piece = grow[: u.shape[0] + 1] * torch.cat([v[None], v + torch.cumsum(shrink[: u.shape[0]] * u, dim=0)])
-        pieces.append(piece[:-1])
-        v = piece[-1]
-    return torch.cat(pieces + [v[None]])
-
-
 def _picard_corrector(score, level: float, x: torch.Tensor, v: torch.Tensor, corrector: Corrector, noise,
-                      max_points, block: int, residuals: list, log: RoundLog):
+                      max_points, block: int, residuals: list, log: RoundLog, measure: bool = True):
     """The parallel corrector at forward level ``s* = level``; returns the final (x, v) and whether an
-    adaptive corrector met its tolerance in every sub-block."""
+    adaptive corrector met its tolerance in every sub-block.
+
+    An iteration scores all M† positions of the previous iterate in one batched call, then runs the
+    frozen-force recursion ``v_{j+1} = a v_j + b F_j + ξ_{v,j}``, ``x_{j+1} = x_j + b v_j + c F_j + ξ_{x,j}``
+    row by row into preallocated buffers: the same operations as the sequential corrector, at memory
+    speed, with nothing that can overflow (``a ≤ 1``). Without a residual to report, the last point
+    alone is checked for non-finite values: a non-finite force at any point reaches it through the
+    recursion.
+    """
     k = corrector.kinetic
     M = corrector.steps
     times = torch.full((M, 1), level, dtype=x.dtype, device=x.device)
-    # a^{-(j+1)} turns the velocity recursion into a cumulative sum; a span of L steps scales by up
-    # to a^{-L} = e^{γ ε† L}, kept ≤ e^{_SCAN_EXPONENT} (one span, L = M†, unless γ h† exceeds it).
-    span = min(M, max(1, int(_SCAN_EXPONENT / (k.gamma * k.step))))
-    powers = torch.arange(span + 1, dtype=x.dtype, device=x.device)
-    grow = torch.exp(-k.gamma * k.step * powers)[:, None, None]
-    shrink = torch.exp(k.gamma * k.step * powers[1:])[:, None, None]
-    b, c = k.velocity_force, k.position_force
+    a, b, c = k.a, k.velocity_force, k.position_force
     converged = True
+    measure = measure or corrector.tol is not None
     if corrector.tol is not None:  # ParaDiGMS's normalisation with the SDE variance of a step of length ε†
         tolerance = corrector.tol ** 2 * x.shape[-1] * math.expm1(k.step)
+    buffer = lambda rows: torch.empty((rows, *x.shape), dtype=x.dtype, device=x.device)
+    path, new, velocities, drive, shift = buffer(M + 1), buffer(M + 1), buffer(M + 1), buffer(M), buffer(M)
     for sub in range(corrector.sub_blocks):
         shared = _corrector_noise(noise, corrector, ("corrector", block, sub)) if corrector.shared_noise else None
-        path = x.expand(M + 1, *x.shape)
-        res = torch.zeros(corrector.iteration_limit, dtype=x.dtype, device=x.device)
+        path[:] = x
+        new[0] = x
+        velocities[0] = v
+        res = torch.full((corrector.iteration_limit,), math.nan, dtype=x.dtype, device=x.device)
         for it in range(corrector.iteration_limit):
             if shared is None:  # noise redrawn at every Picard iteration (a negative control)
                 xi_x, xi_v = _corrector_noise(noise, corrector, ("corrector", block, sub, it))
             else:
                 xi_x, xi_v = shared
             force = evaluate_score(score, path[:M], times, max_points)
-            velocities = _velocity_scan(v, b * force + xi_v, grow, shrink)
-            new = torch.cat([x[None], x + torch.cumsum(b * velocities[:M] + c * force + xi_x, dim=0)])
-            if not torch.isfinite(new).all():
+            torch.add(xi_v, force, alpha=b, out=drive)  # b F_j + ξ_{v,j}
+            torch.add(xi_x, force, alpha=c, out=shift)  # c F_j + ξ_{x,j}
+            for j in range(M):
+                torch.add(new[j], shift[j], out=new[j + 1])
+                new[j + 1].add_(velocities[j], alpha=b)
+                torch.add(drive[j], velocities[j], alpha=a, out=velocities[j + 1])
+            if measure:
+                norms = torch.linalg.vector_norm(torch.sub(new[1:], path[1:], out=shift), dim=-1)
+                res[it] = norms.square().mean(-1).sqrt().max()
+                finite = bool(torch.isfinite(res[it]))
+            else:
+                finite = bool(torch.isfinite(new[-1]).all())
+            if not finite:
                 what = "force" if not torch.isfinite(force).all() else "corrector iterate"
                 raise NonFiniteError("piadm_ode", what, block, it, stage=f"corrector sub-block {sub}, Picard iteration")
-            res[it] = residual(new, path)
-            change = (new[1:] - path[1:]).pow(2).sum(-1) if corrector.tol is not None else None
-            path = new
-            log.round(block, it, M, res[it], stage="corrector", sub_block=sub)
-            if change is not None and bool((change <= tolerance).all()):
+            path, new = new, path
+            log.round(block, it, M, res[it] if measure else None, stage="corrector", sub_block=sub)
+            if corrector.tol is not None and bool((norms.square() <= tolerance).all()):
                 res = res[:it + 1]
                 break
         else:
             converged = converged and corrector.tol is None
         residuals.append(res)
-        x, v = path[-1], velocities[-1]
+        x, v = path[-1].clone(), velocities[-1].clone()
     return x, v, converged
 
 
@@ -129,7 +126,7 @@ def _sequential_corrector(score, level: float, x: torch.Tensor, v: torch.Tensor,
 
 
 def _run_ode(parallel: bool, score, grid, K, n, dim, x0, generator, noise, dtype, device, corrector, max_points, scheme,
-             callback, progress, tol=None, max_K=None):
+             callback, progress, tol=None, max_K=None, measure=True):
     corrector = Corrector.make(corrector)
     env = setup(score, grid, n, dim, x0, generator, dtype, device, scheme, noise)
     y = start(env, scheme.initial_variance)
@@ -147,7 +144,7 @@ def _run_ode(parallel: bool, score, grid, K, n, dim, x0, generator, noise, dtype
             if parallel:
                 limit = K if K is not None else (max_K or block.n_steps + 1)
                 out = picard_block(env.score, block, y, limit, scheme, 0.0, env.noise, max_points, sampler=name,
-                                   log=log, tol=tol)
+                                   log=log, tol=tol, measure=measure)
                 y, converged = out.value, converged and out.converged
                 residuals.append(out.residuals)
             else:
@@ -158,7 +155,7 @@ def _run_ode(parallel: bool, score, grid, K, n, dim, x0, generator, noise, dtype
                 velocity = env.noise.extra(("velocity", block.index))
             if parallel:
                 y, velocity, done = _picard_corrector(env.score, block.end_time, y, velocity, corrector, env.noise,
-                                                      max_points, block.index, residuals, log)
+                                                      max_points, block.index, residuals, log, measure)
                 converged = converged and done
             else:
                 y, velocity = _sequential_corrector(env.score, block.end_time, y, velocity, corrector, env.noise,
@@ -212,7 +209,7 @@ def piadm_ode(
     if max_points_per_call is not None:
         positive_int(max_points_per_call, "max_points_per_call")
     out = _run_ode(True, score, grid, K, n, dim, x0, generator, noise, dtype, device, corrector, max_points_per_call,
-                   scheme, callback, progress, tol, max_K)
+                   scheme, callback, progress, tol, max_K, measure=trace or callback is not None)
     return out if trace else replace(out, trace=None)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -10,7 +11,7 @@ import torch
 from ..core.checks import check_v, positive_int, positive_number
 from ..core.grid import GridBlock, TimeGrid
 from ..core.schemes import EXPONENTIAL_INTEGRATOR, SDEScheme
-from .common import evaluate_score, increments, residual, resolve_score, setup, start
+from .common import cumsum_, evaluate_score, increments, resolve_score, setup, start, weighted_cumsum
 from .result import NonFiniteError, RoundLog, SamplerResult
 
 __all__ = ["piadm_sde", "sequential_sde", "picard_block", "sequential_block"]
@@ -29,6 +30,7 @@ def picard_block(
     reference=None,
     log: RoundLog | None = None,
     tol: float | None = None,
+    measure: bool = True,
 ) -> "BlockOutput":
     """K Picard iterations on one block (docs/mathematics.md §4); returns :class:`BlockOutput`
     ``(Y^{(K)}_{M_n}, residuals (K,), path_kl, converged)``.
@@ -38,6 +40,8 @@ def picard_block(
     ``max over samples and points ‖Y^{(k+1)}_{j+1} − Y^{(k)}_{j+1}‖² ≤ tol² d σ̃²_j``, σ̃²_j the step's
     SDE noise variance ``Var ζ_j`` (also for v = 0), so tolerances mean the same for both samplers.
     At most ``M_n + 1`` iterations are needed: after ``M_n`` the iterate is the sequential one.
+    ``measure=False`` skips the residuals (NaN in the result) when nothing reads them (no trace, no
+    callback, no tolerance): one pass less per iteration.
 
     ``Y^{(0)}_j ≡ y0``; iteration k evaluates ``S_j = score(Y^{(k)}_j, s_{n,j})`` for all ``j < M_n`` in
     one batched call, then solves the linear recursion
@@ -58,36 +62,52 @@ def picard_block(
     log_growth = np.concatenate([[0.0], np.cumsum(scheme.log_decay(eps))])
     grow = as_t(np.exp(log_growth[1:]))[:, None, None]
     shrink = np.exp(-log_growth[1:])
-    weight = as_t(scheme.score_weight(eps, v) * shrink)[:, None, None]
+    weight = scheme.score_weight(eps, v) * shrink
     offset = scheme.score_offset
     times = as_t(block.horizon - (block.start + block.taus[offset : offset + n_steps]))[:, None]
 
     def driving_noise(key=None):
         zeta = increments(noise, block, scheme.noise_variance(eps), key)
-        return v * torch.cumsum(as_t(shrink)[:, None, None] * zeta, dim=0)
+        return v * cumsum_(as_t(shrink)[:, None, None] * zeta)
 
-    shared = driving_noise() if v != 0.0 and scheme.shared_noise else None
-    path = y0.expand(n_steps + 1, *y0.shape)
-    residuals = torch.zeros(K, dtype=y0.dtype, device=y0.device)
+    # Y^{(k+1)}_{m+1} = D_{m+1} (y0 + Σ_{j≤m} D_{j+1}^{-1} v ζ_j) + D_{m+1} Σ_{j≤m} D_{j+1}^{-1} c_j S_j: the first
+    # term ("base") does not change between iterations, so an iteration is one weighted cumulative sum
+    # (samplers.common.weighted_cumsum) and one fused multiply-add into preallocated buffers (docs/mathematics.md §4).
+    measure = measure or tol is not None
+    redraw = v != 0.0 and not scheme.shared_noise
+    base = grow * (y0 + driving_noise()) if v != 0.0 and scheme.shared_noise else grow * y0
+    path = torch.empty((n_steps + 1, *y0.shape), dtype=y0.dtype, device=y0.device)
+    path[:] = y0
+    new = torch.empty_like(path)
+    new[0] = y0
+    work = torch.empty((n_steps, *y0.shape), dtype=y0.dtype, device=y0.device)
+    residuals = torch.full((K,), math.nan, dtype=y0.dtype, device=y0.device)
     if tol is not None:
         scale = tol * tol * y0.shape[-1] * as_t(scheme.noise_variance(eps))[:, None]
     converged = tol is None
     for k in range(K):
         scores = evaluate_score(score, path[offset : offset + n_steps], times, max_points)
-        acc = torch.cumsum(weight * scores, dim=0)
-        if v != 0.0:
-            acc = acc + (shared if shared is not None else driving_noise(("redraw", block.index, k)))
-        new = torch.cat([y0[None], grow * (y0 + acc)])
-        # One check (one device sync) per iteration; a non-finite score always reaches the iterate.
-        if not torch.isfinite(new).all():
+        weighted_cumsum(scores, weight, out=work)
+        if redraw:
+            base = grow * (y0 + driving_noise(("redraw", block.index, k)))
+        torch.addcmul(base, grow, work, out=new[1:])
+        if measure:
+            # ‖ΔY_j‖ per point and sample; a NaN or inf anywhere in the iterate reaches the residual, so
+            # checking the residual checks the iterate (one device sync per iteration)
+            norms = torch.linalg.vector_norm(torch.sub(new[1:], path[1:], out=work), dim=-1)
+            residuals[k] = norms.square().mean(-1).sqrt().max()
+            finite = bool(torch.isfinite(residuals[k]))
+        else:
+            # without a residual, the block's last point suffices: through the cumulative sum a non-finite
+            # score at any point reaches it
+            finite = bool(torch.isfinite(new[-1]).all())
+        if not finite:
             what = "score" if not torch.isfinite(scores).all() else "iterate"
             raise NonFiniteError(sampler, what, block.index, k)
-        residuals[k] = residual(new, path)
-        change = None if tol is None else (new[1:] - path[1:]).pow(2).sum(-1)
-        path = new
+        path, new = new, path
         if log is not None:
-            log.round(block.index, k, n_steps, residuals[k])
-        if change is not None and bool((change <= scale).all()):
+            log.round(block.index, k, n_steps, residuals[k] if measure else None)
+        if tol is not None and bool((norms.square() <= scale).all()):
             residuals, converged = residuals[:k + 1], True
             break
     path_kl = None
@@ -95,7 +115,7 @@ def picard_block(
         true = evaluate_score(reference, path[offset : offset + n_steps], times, max_points)
         gap = (scores - true).pow(2).sum(-1).mean(-1)
         path_kl = 0.5 * float((as_t(np.array(eps)) * gap).sum())
-    return BlockOutput(path[-1], residuals, path_kl, converged)
+    return BlockOutput(path[-1].clone(), residuals, path_kl, converged)
 
 
 def sequential_block(
@@ -236,7 +256,7 @@ def piadm_sde(
         for block in grid:
             limit = K if K is not None else (max_K or block.n_steps + 1)
             out = picard_block(env.score, block, y, limit, scheme, v, env.noise, max_points_per_call,
-                               reference=reference, log=log, tol=tol)
+                               reference=reference, log=log, tol=tol, measure=trace or callback is not None)
             y = out.value
             residuals.append(out.residuals)
             converged &= out.converged

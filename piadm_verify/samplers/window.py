@@ -20,7 +20,7 @@ import torch
 from ..core.checks import check_v, positive_int, positive_number
 from ..core.grid import TimeGrid
 from ..core.schemes import EXPONENTIAL_INTEGRATOR, SDEScheme
-from .common import evaluate_score, resolve_score, setup, start
+from .common import cumsum_, evaluate_score, resolve_score, setup, start
 from .result import NonFiniteError, RoundLog, SamplerResult
 
 __all__ = ["GridChain", "ChainRun", "paradigms_chain", "paradigms", "parataa_chain", "parataa"]
@@ -104,7 +104,7 @@ def paradigms_chain(chain, x0: torch.Tensor, noise, window: int, tol: float | No
             return ChainRun(states[-1].clone(), sweeps, False, tuple(trace))
         js = np.arange(b, b + width)
         mapped = chain.drift(states[:width], js)
-        new = states[0] + torch.cumsum(mapped - states[:width] + increments_noise, dim=0)
+        new = states[0] + cumsum_(mapped - states[:width] + increments_noise)
         if not bool(torch.isfinite(new).all()):
             what = "drift" if not bool(torch.isfinite(mapped).all()) else "iterate"
             raise NonFiniteError(sampler, what, b, sweeps, stage="window at step")
@@ -241,7 +241,7 @@ def parataa_chain(chain, x0: torch.Tensor, noise, window: int, order: int, memor
         increments = chain.drift(states[:width], js) - states[:width] + increments_noise
         if not bool(torch.isfinite(increments).all()):
             raise NonFiniteError(sampler, "drift", f, sweeps, stage="window at step")
-        totals = torch.cat([increments.new_zeros(1, n, d), torch.cumsum(increments, dim=0)])  # Σ_{l<i} F_l
+        totals = torch.cat([increments.new_zeros(1, n, d), cumsum_(increments.clone())])  # Σ_{l<i} F_l
         index = torch.arange(1, width + 1, device=x0.device)
         anchor = torch.clamp(index - order, min=0)
         residual = states[anchor] + totals[index] - totals[anchor] - states[1:]

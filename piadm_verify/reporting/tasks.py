@@ -1,0 +1,223 @@
+"""Independent tasks (a suite's studies, an audit's seeds) on ``dask.distributed`` or in this process.
+
+:func:`run_tasks` runs ``fn(*args)`` for every ``(key, args)`` and returns the outcomes in the order
+given. Where it runs is the ``scheduler``:
+
+``"serial"``
+    in this process, one task after another, no Dask at all;
+``"local"``
+    on a ``LocalCluster`` started for the call: ``jobs`` worker processes (default: the cores this
+    process may use), one thread each, each under a nanny that restarts it if it dies;
+any other string
+    the address of a running Dask scheduler (``tcp://host:8786``); the workers must be able to
+    import ``piadm_verify`` and whatever module ``fn`` lives in. An address that does not answer
+    within ``connect_timeout`` seconds (default :data:`CONNECT_TIMEOUT` = 20 s) raises
+    :class:`SchedulerError`.
+
+Results do not depend on the scheduler or the number of workers: every task sets the torch threads
+and reseeds torch's global generator from ``(seed, key)`` (:func:`task_seed`) before it starts, so
+a task sees the same state whether it runs first, last or alone (the project's samplers take
+explicit seeded generators anyway; the reseeding covers code that falls back on the global one).
+
+A worker that dies in the middle of a task (killed, out of memory) costs only that attempt: the
+scheduler gives the task to another worker, up to Dask's ``distributed.scheduler.allowed-failures``
+times (3 by default), and the outcome records ``retried=True``; the callers print which tasks were
+retried. A task that raises is not retried: the exception is re-raised here, as it would be in serial.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from .environment import torch_threads
+
+__all__ = ["CONNECT_TIMEOUT", "SCHEDULERS", "SchedulerError", "TaskOutcome", "run_tasks", "task_seed",
+           "default_jobs", "check_scheduler", "add_scheduler_arguments"]
+
+CONNECT_TIMEOUT = 20.0
+"""Seconds :func:`run_tasks` waits for a scheduler address to answer before it gives up."""
+
+SCHEDULERS = ("local", "serial")
+"""The named schedulers; any other ``scheduler`` string is a scheduler address."""
+
+
+class SchedulerError(Exception):
+    """The tasks could not be scheduled: an address that does not answer, a cluster that will not start,
+    or a task whose workers kept dying."""
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    """One task's result: its key, the value ``fn`` returned, the seconds the (last) attempt took on
+    its worker, and whether an earlier attempt was lost with its worker."""
+
+    key: str
+    value: Any
+    seconds: float
+    retried: bool = False
+
+
+def default_jobs() -> int:
+    """The cores this process may use (its CPU affinity where the platform reports one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - platforms without sched_getaffinity
+        return os.cpu_count() or 1
+
+
+def task_seed(seed: int, key: str) -> int:
+    """The torch seed of task ``key`` under master seed ``seed``: a 63-bit hash of both, the same on
+    every machine and in every process (Python's own ``hash`` of a string is salted per process)."""
+    digest = hashlib.blake2b(f"{int(seed)}/{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
+
+
+def check_scheduler(scheduler: str, jobs: int | None = None, connect_timeout: float = CONNECT_TIMEOUT) -> None:
+    """Validate the scheduling arguments (``ValueError``/``TypeError`` naming the parameter)."""
+    if not isinstance(scheduler, str) or not scheduler:
+        raise TypeError(f"scheduler must be 'serial', 'local' or a scheduler address, got {scheduler!r}")
+    if jobs is not None:
+        if isinstance(jobs, bool) or not isinstance(jobs, int):
+            raise TypeError(f"jobs must be an int >= 1 or None, got {type(jobs).__name__}")
+        if jobs < 1:
+            raise ValueError(f"jobs must be >= 1 (or None: one per core), got {jobs}")
+    if not (isinstance(connect_timeout, (int, float)) and connect_timeout > 0):
+        raise ValueError(f"connect_timeout must be a number of seconds > 0, got {connect_timeout!r}")
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds > 0, got {text!r}")
+    return value
+
+
+def add_scheduler_arguments(parser: argparse.ArgumentParser, what: str = "the tasks") -> None:
+    """Add ``--scheduler`` (default ``local``), ``--jobs`` and ``--connect-timeout`` to a command line;
+    argparse rejects a ``--jobs`` below 1 or a timeout that is not a positive number (exit 2)."""
+    parser.add_argument("--scheduler", default="local", metavar="local|serial|ADDRESS",
+                        help=f"where {what} run: 'local' (default) a Dask cluster on this machine, 'serial' this "
+                             "process without Dask, or the address of a running Dask scheduler (tcp://host:8786)")
+    parser.add_argument("--jobs", type=_jobs, metavar="N",
+                        help="workers of the local cluster (default: one per core; one torch thread each)")
+    parser.add_argument("--connect-timeout", type=_seconds, default=CONNECT_TIMEOUT, metavar="SECONDS",
+                        help=f"how long a scheduler address may take to answer (default {CONNECT_TIMEOUT:g})")
+
+
+def _run_one(fn: Callable, args: tuple, key: str, seed: int, threads: int | None) -> tuple[Any, float]:
+    """One attempt of one task, wherever it runs: threads and global seed set first, then ``fn``."""
+    with torch_threads(threads):
+        torch.manual_seed(task_seed(seed, key))
+        start = time.perf_counter()
+        value = fn(*args)
+        return value, time.perf_counter() - start
+
+
+def run_tasks(fn: Callable, tasks: Sequence[tuple[Hashable, tuple]], *, seed: int = 0, scheduler: str = "serial",
+              jobs: int | None = None, threads: int | None = 1, connect_timeout: float = CONNECT_TIMEOUT,
+              progress: str | None = None, quiet: bool = False) -> list[TaskOutcome]:
+    """Run ``fn(*args)`` for each ``(key, args)`` of ``tasks``; the outcomes in the order of ``tasks``.
+
+    ``scheduler``: ``"serial"``, ``"local"`` or an address (module docstring); ``jobs``: workers of the
+    local cluster (default :func:`default_jobs`; ignored otherwise); ``threads``: torch threads per task
+    (:func:`~piadm_verify.reporting.environment.torch_threads`); ``progress``: the label of a progress
+    bar on stderr that advances as tasks complete (none when ``quiet`` or ``None``). Keys must be
+    unique; ``fn`` and the arguments must pickle unless ``scheduler`` is ``"serial"``. Raises what a
+    task raised, or :class:`SchedulerError` when the cluster cannot be reached or started.
+    """
+    check_scheduler(scheduler, jobs, connect_timeout)
+    keys = [str(key) for key, _ in tasks]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"task keys must be unique, got {keys}")
+    bar = tqdm(total=len(keys), desc=progress, unit="task", disable=quiet or progress is None, file=sys.stderr,
+               leave=False)
+    try:
+        if scheduler == "serial":
+            outcomes = []
+            for key, (_, args) in zip(keys, tasks):
+                bar.set_postfix_str(key)
+                value, seconds = _run_one(fn, tuple(args), key, seed, threads)
+                outcomes.append(TaskOutcome(key, value, seconds))
+                bar.update()
+            return outcomes
+        return _run_distributed(fn, keys, [tuple(args) for _, args in tasks], seed, scheduler, jobs, threads,
+                                connect_timeout, bar)
+    finally:
+        bar.close()
+
+
+def _attempts(keys: list[str], dask_scheduler=None) -> dict[str, int]:
+    """On the scheduler: how many attempts of each task were lost with a worker (``suspicious``)."""
+    return {key: dask_scheduler.tasks[key].suspicious for key in keys if key in dask_scheduler.tasks}
+
+
+def _run_distributed(fn, keys, args_list, seed, scheduler, jobs, threads, connect_timeout, bar) -> list[TaskOutcome]:
+    from distributed import Client, LocalCluster, as_completed
+    from distributed.scheduler import KilledWorker
+
+    cluster = None
+    try:
+        if scheduler == "local":
+            try:
+                cluster = LocalCluster(n_workers=jobs or default_jobs(), threads_per_worker=1, processes=True,
+                                       dashboard_address=None, silence_logs=logging.ERROR)
+            except Exception as error:  # noqa: BLE001 - any failure to start is reported the same way
+                raise SchedulerError(f"could not start a local Dask cluster: {error}") from error
+            client = Client(cluster, timeout=connect_timeout)
+        else:
+            try:
+                client = Client(scheduler, timeout=connect_timeout)
+            except ValueError as error:
+                raise SchedulerError(f"scheduler must be 'serial', 'local' or a scheduler address such as "
+                                     f"tcp://host:8786, got {scheduler!r} ({error})") from error
+            except (OSError, TimeoutError) as error:
+                raise SchedulerError(f"no Dask scheduler answered at {scheduler!r} within {connect_timeout:g} s "
+                                     f"(scheduler must be 'serial', 'local' or the address of a running "
+                                     f"scheduler, e.g. tcp://host:8786): {error}") from error
+        with client:
+            tag = f"piadm-{task_seed(seed, '/'.join(keys)) & 0xFFFFFFFF:08x}-{time.time_ns() & 0xFFFFFF:06x}"
+            dask_keys = [f"{tag}-{i}-{key}" for i, key in enumerate(keys)]
+            futures = [client.submit(_run_one, fn, args, key, seed, threads, key=dask_key, pure=False)
+                       for key, args, dask_key in zip(keys, args_list, dask_keys)]
+            index = {future.key: i for i, future in enumerate(futures)}
+            results: list = [None] * len(futures)
+            for future in as_completed(futures):
+                i = index[future.key]
+                try:
+                    results[i] = future.result()
+                except KilledWorker as error:
+                    raise SchedulerError(f"task {keys[i]!r} was lost with its worker too many times "
+                                         f"(Dask's distributed.scheduler.allowed-failures): {error}") from error
+                bar.set_postfix_str(keys[i])
+                bar.update()
+            lost = client.run_on_scheduler(_attempts, dask_keys)
+            del futures
+        return [TaskOutcome(key, value, seconds, retried=lost.get(dask_key, 0) > 0)
+                for key, dask_key, (value, seconds) in zip(keys, dask_keys, results)]
+    finally:
+        if cluster is not None:
+            cluster.close()
