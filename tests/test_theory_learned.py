@@ -139,6 +139,16 @@ def test_every_sampler_row_is_finite_and_10d_has_projection_tests(table):
     assert np.all(np.isfinite(ten.column("moment_error").astype(float)))
 
 
+def test_adaptive_piadm_runs_for_every_network_within_its_iteration_limit(table):
+    """Adaptive PIADM has a row per network, its K (the largest block count) between 1 and M + 1, and
+    its Girsanov path quantity recorded (it takes the exact score as reference like the fixed-K runs)."""
+    adaptive = table.where(sampler="piadm_adaptive")
+    assert len(adaptive) == len(table.where(sampler="sequential")) > 0
+    K = adaptive.column("K").astype(float)
+    assert np.all((K >= 1) & (K <= table.settings["M"] + 1))
+    assert np.all(np.isfinite(adaptive.column("piadm_path_kl").astype(float)))
+
+
 def test_the_learned_plot_draws_every_network(table, tmp_path):
     """The study's declared plot (kind "learned" in PLOTTERS) writes one PNG from the table."""
     from piadm_verify.reporting import plots

@@ -458,7 +458,7 @@ def learned_plot(tables: Mapping, verdicts: Mapping, out_dir: Path, *, table: st
     if data is None:
         return []
     fig, (left, middle, right) = _figure(3)
-    markers = {"sequential": "o", "piadm_theorem": "^", "piadm_k_star": "s", "piadm_ode": "D"}
+    markers = {"sequential": "o", "piadm_theorem": "^", "piadm_k_star": "s", "piadm_adaptive": "v", "piadm_ode": "D"}
     half = 0.5 * data.column("delta2").astype(float) ** 2
     error = data.column("error").astype(float)
     positive = error[np.isfinite(error) & (error > 0)]

@@ -167,7 +167,9 @@ def theorem_K(d: int, delta: float, M: int) -> int:
 class LearnedSweep:
     """Every committed network (``networks``: names, () for all) from ``directory`` (None:
     :data:`NETWORKS_DIR`), ``n`` paths per sampler run and ``n_parity`` for the K = M parity runs,
-    Picard ``tolerance`` for K* (relative to ``(tr Cov p_η)^{1/2}``), PIADM-ODE's ``corrector``,
+    Picard ``tolerance`` for K* (relative to ``(tr Cov p_η)^{1/2}``), ``adaptive_tol`` for adaptive PIADM
+(``piadm_sde(K=None, tol=…)``: each block iterates until every step's update is within ``tol`` of its
+noise scale, docs/mathematics.md §11), PIADM-ODE's ``corrector``,
     ``delta_samples`` and ``delta_samples_linf`` draws for the fresh δ₂ and δ_∞ measurements (δ_∞
     evaluates 48 grid times, so it gets fewer), ``bootstrap`` paired resamples for the
     output error's standard error."""
@@ -182,6 +184,7 @@ class LearnedSweep:
     delta_samples_linf: int = 2000
     bootstrap: int = 200
     seed: int = 5
+    adaptive_tol: float = 0.05
 
 
 class _PathRecorder:
@@ -239,6 +242,15 @@ class _Runs:
                                               scheme=self.variant.scheme, trace=trace, reference_score=self.target)
         return self.cache[key]
 
+    def adaptive(self):
+        if "adaptive" not in self.cache:
+            M = self.grid.max_steps
+            self.cache["adaptive"] = unless_blown_up(self.variant.sampler, self.score, self.variant.grid(self.grid),
+                                                     self.config.n, self.target.dim, K=None, tol=self.config.adaptive_tol,
+                                                     max_K=M + 1, generator=self._generator("main"),
+                                                     scheme=self.variant.scheme, reference_score=self.target)
+        return self.cache["adaptive"]
+
     def parity_reference(self):
         if "parity_reference" not in self.cache:
             self.cache["parity_reference"] = unless_blown_up(sequential_sde, self.score, self.grid, self.config.n_parity,
@@ -267,7 +279,8 @@ def _excess(run, floor_run, p_eta, divergence: str, config: LearnedSweep, seed: 
 
 def learned_sweep(config: LearnedSweep = LearnedSweep(), variant: Variant = CORRECT) -> Table:
     """Table ``learned``: one row per (network, sampler), sampler ∈ ``sequential``, ``piadm_theorem``,
-    ``piadm_k_star`` (PIADM-SDE at the theorem's K and at K*) and ``piadm_ode``.
+    ``piadm_k_star`` (PIADM-SDE at the theorem's K and at K*), ``piadm_adaptive`` (adaptive PIADM at
+    ``adaptive_tol``; its ``K`` is the largest iteration count of a block) and ``piadm_ode``.
 
     Columns: ``network``, ``target``, ``d``, ``steps`` (training budget), ``sampler``, ``K``, ``M``;
     the committed ``delta2``, ``delta2_se``, ``delta_inf``, ``delta_inf_se`` and the fresh
@@ -335,6 +348,7 @@ def learned_sweep(config: LearnedSweep = LearnedSweep(), variant: Variant = CORR
             samplers = (("sequential", None, sequential, exact.sequential()[0]),
                         ("piadm_theorem", k_theorem, runs.piadm(k_theorem), exact.piadm(k_theorem)),
                         ("piadm_k_star", k_star, runs.piadm(k_star), exact.piadm(k_star)),
+                        ("piadm_adaptive", None, runs.adaptive(), exact.adaptive()),
                         ("piadm_ode", k_star, runs.ode(k_star), exact.ode(k_star)))
             for k, (sampler, K, run, floor_run) in enumerate(samplers):
                 divergence = "tv" if sampler == "piadm_ode" else "kl"
@@ -346,6 +360,8 @@ def learned_sweep(config: LearnedSweep = LearnedSweep(), variant: Variant = CORR
                 projection_p = math.nan if x is None or target.dim <= 2 or sampler != "sequential" else float(
                     projection_fit_test(x, p_eta, generator=derived_seed(config.seed, i, 2)).p_value)
                 ode_bound = math.sqrt(grid.T**2 + N**2) * record.delta_linf
+                if sampler == "piadm_adaptive" and run is not None:  # K: the largest count of a block
+                    K = max(run.iterations)
                 rows.append(dict(common, sampler=sampler, K=math.nan if K is None else float(K),
                                  divergence=excess.divergence, error=excess.value, error_se=excess.stderr,
                                  error_value=excess.value_samples, error_floor=excess.value_reference,
@@ -358,7 +374,8 @@ def learned_sweep(config: LearnedSweep = LearnedSweep(), variant: Variant = CORR
                                  else float(run.path_kl),
                                  projection_p=projection_p))
     return Table.from_rows("learned", rows, {**GRID, "N": N, "M": M, "n": config.n, "n_parity": config.n_parity,
-                                             "tolerance": config.tolerance, "delta_samples": config.delta_samples,
+                                             "tolerance": config.tolerance, "adaptive_tol": config.adaptive_tol,
+                                             "delta_samples": config.delta_samples,
                                              "delta_samples_linf": config.delta_samples_linf,
                                              "variant": variant.name})
 
@@ -382,7 +399,7 @@ LEARNED = Study(
         "Small ε-networks trained by denoising score matching (benchmarks/train_scores.py: 30 to 10 000 Adam steps, "
         "five per target) replace the injected errors; their δ₂ and δ_∞ are measured against the exact score under "
         "the true process on the sampler's grid (docs/mathematics.md §14), committed with the weights and re-measured "
-        "here. Left: the output error of PIADM-SDE (sequential, theorem's K, K*) over the exact score's with the same "
+        "here. Left: the output error of PIADM-SDE (sequential, theorem's K, K*, adaptive) over the exact score's with the same "
         "sampler, K and noise (histogram KL with exact bin masses; in 10-d the mean over projections, a lower bound), "
         "against ½δ₂²: every point lies below the Girsanov bound ½δ₂² + KL(p_T ‖ N(0, I)) (dashed; at the theorem's K "
         "the theorem's Picard term d T e^{−K} is added). The bound is nearly attained on the 1-d and 2-d ladders "

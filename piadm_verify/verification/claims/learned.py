@@ -35,7 +35,7 @@ LEARNED_GIRSANOV_REGIME = 0.25  # the band is claimed for networks with ½δ₂�
 LEARNED_EXACT_TOL = 1e-20
 LEARNED_K_STAR_MARGIN = 1
 LEARNED_SE_ALLOWANCE = 1.5  # heavy-tailed squared errors: the delta-method s.e. of δ is optimistic by up to 1.4×
-SDE_SAMPLERS = ("sequential", "piadm_theorem", "piadm_k_star")
+SDE_SAMPLERS = ("sequential", "piadm_theorem", "piadm_k_star", "piadm_adaptive")
 
 LEARNED_DELTA_REPORTED = Claim("learned_delta_reported_{target}", "committed δ₂, δ_∞ = measured δ₂, δ_∞ (§14)")
 LEARNED_KL_BOUND = Claim("learned_kl_bound_{target}", "KL(p_η ‖ q̂) ≤ floor + ½δ₂² + KL(p_T ‖ N(0, I)) [+ d T e^{−K}]")
