@@ -96,6 +96,10 @@ class Study:
         and theory string). Every check the judge returns is an instance of one of them.
     ``plots``
         :class:`Plot` declarations.
+    ``markdown``
+        ``markdown(table) -> str``: Markdown that the report prints in the study's section after
+        the reading (a table derived from the study's table, such as the head-to-head study's rounds
+        to a target accuracy), or None.
     """
 
     name: str
@@ -106,6 +110,7 @@ class Study:
     claims: tuple[Claim, ...] = ()
     plots: tuple[Plot, ...] = ()
     reading: str = ""
+    markdown: Callable[[Table], str] | None = None
 
     def run(self, seed: int = 0, variant: "Variant | None" = None) -> Table:
         """The study's table for ``variant`` (default :data:`CORRECT`). ``seed`` shifts the
