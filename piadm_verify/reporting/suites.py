@@ -107,6 +107,14 @@ _FULL = {
                           deltas=(0.005, 0.01, 0.02), replicates=24, n=500, msd_targets=("trimodal_1d",)),
     "mixture_separation": dict(separations=(2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0), replicates=8, steps_per_unit=16),
     "mixture_histogram": dict(),
+    # The head-to-head studies' quick configurations are the registry's (d = 4, 64; δ = 0.1; Monte
+    # Carlo at d = 4); the full suite runs the design of docs/mathematics.md §11–§12.
+    "head_to_head": dict(dims=(4, 64, 1024, 16384), deltas=(0.1, 0.03), k_max=12, window_max_steps=8000,
+                         theorem_max_steps=40_000, anisotropic_dim=32, mc_dims=(4, 64), batch=1000, replicates=4,
+                         single_seeds=8, fixed_point_n=32),
+    "head_to_head_ode": dict(dims=(4, 64, 1024, 16384), deltas=(0.1, 0.03), window_max_steps=8000, mc_dims=(4, 64),
+                             batch=1000, replicates=4, single_seeds=8, fixed_point_n=32),
+    "head_to_head_mixture": dict(targets=("trimodal_1d", "mixture_2d"), n=10_000),
 }
 
 SUITES: dict[str, list[Study]] = {

@@ -31,6 +31,7 @@ from ..core.presets import sde_preset
 from ..core.schemes import EXPONENTIAL_INTEGRATOR, SDEScheme
 from ..core.grid import TimeGrid
 from ..samplers.sde import piadm_sde
+from ..samplers.window import paradigms, parataa
 from ..scores.errors import combine_errors
 from ..verification.claims.base import ALPHA, Claim
 from ..verification.stats import CheckResult
@@ -157,6 +158,10 @@ class Variant:
     ``corrector_policy``, ``ode_preset``
         For PIADM-ODE sweeps: ``Corrector -> Corrector`` (how the sampler alters the corrector it
         is given) and the ODE preset function (:func:`~piadm_verify.core.presets.ode_preset`).
+    ``paradigms``, ``parataa``
+        The window samplers the head-to-head sweeps run (:mod:`piadm_verify.studies.head_to_head`),
+        with :func:`~piadm_verify.samplers.window.paradigms`' and
+        :func:`~piadm_verify.samplers.window.parataa`'s signatures.
 
     Reference quantities (``p_η``, the sequential law of the correct scheme) never depend on the
     variant, so a broken variant is measured against the truth.
@@ -171,6 +176,8 @@ class Variant:
     sampler: Callable = field(default=piadm_sde, compare=False)
     corrector_policy: Callable | None = field(default=None, compare=False)
     ode_preset: Callable | None = field(default=None, compare=False)
+    paradigms: Callable = field(default=paradigms, compare=False)
+    parataa: Callable = field(default=parataa, compare=False)
 
     def grid(self, grid: TimeGrid) -> TimeGrid:
         return grid if self.grid_policy is None else self.grid_policy(grid)

@@ -1,7 +1,8 @@
 """The theorems' claims by tier (docs/mathematics.md §7): :mod:`.sde` (PIADM-SDE), :mod:`.ode`
-(PIADM-ODE) and :mod:`.mixture` (the Gaussian-mixture tier), on the shared pieces of :mod:`.base`."""
+(PIADM-ODE), :mod:`.mixture` (the Gaussian-mixture tier) and :mod:`.head_to_head` (PIADM against the
+window samplers), on the shared pieces of :mod:`.base`."""
 
-from . import mixture, ode, sde
+from . import head_to_head, mixture, ode, sde
 from .base import ALPHA, ALPHA_FAMILY, Claim
 
-__all__ = ["ALPHA", "ALPHA_FAMILY", "Claim", "sde", "ode", "mixture"]
+__all__ = ["ALPHA", "ALPHA_FAMILY", "Claim", "sde", "ode", "mixture", "head_to_head"]
