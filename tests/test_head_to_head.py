@@ -60,6 +60,7 @@ def test_correct_samplers_pass_every_head_to_head_claim(tables, name):
     assert results, name
     for check in results:
         _assert(check)
+        assert any(c.matches(check.name) for c in study(name).claims), check.name
 
 
 def test_study_grid_is_the_coarsest_with_sequential_kl_at_most_half_the_target(tables):
