@@ -42,7 +42,8 @@ masses.
 ``part == "fixed_point"`` rows, with the path-by-path gap ``max |x − x_seq|``.
 
 **Tiers.** The configurations' defaults (the registry's: the theory tests and the quick report) are
-the cheap tier, about 20 s on one core for the three studies: d = 4, 64, δ = 0.1, Monte Carlo at d = 4
+the cheap tier, about 35 s on one core for the three studies (13, 7 and 13 s measured on a loaded 2-core
+machine): d = 4, 64, δ = 0.1, Monte Carlo at d = 4
 with 3 × 200 samples. The full report (:data:`piadm_verify.reporting.suites.SUITES`) runs the design:
 d = 4, 64, 1024, 16384, δ = 0.1, 0.03, Monte Carlo at d = 4, 64 with 4 × 1000 samples, the rotated
 target at d = 32, fixed-stride ParaDiGMS on grids up to 8000 steps (d ≤ 1024).
@@ -798,7 +799,7 @@ HEAD_TO_HEAD = Study(
         "sequential sampler, PIADM at every K and fixed-stride ParaDiGMS; Monte Carlo with 95% intervals (control "
         "variate against the sequential twin under common StepNoise) for the tolerance-stopped samplers, whose "
         "stopping depends on the data. The plots show the error against sequential rounds and against score "
-        "evaluations per sample (dotted: δ²). PIADM's rounds grow like log² d at a space d·M; the window samplers' "
+        "evaluations per sample (red: δ²). PIADM's rounds grow like log² d at a space d·M; the window samplers' "
         "fixed windows need rounds ∝ J (∝ √d log d on these grids) at a space d·p. The claims: each window "
         "sampler's fixed point is the sequential chain (path by path), ParaDiGMS never takes more than J rounds, "
         "and PIADM at the preset's K stays within 2δ² on product targets (on the rotated anisotropic target, whose "
