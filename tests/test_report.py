@@ -36,9 +36,16 @@ def ode_rounds_stub(config=None, variant=None):
                                 "sequential_steps": [300, 700, 1500, 3200]})
 
 
+def stub_markdown(table):
+    """A study's own Markdown for its report section: here, its rounds as a table."""
+    return "| d | rounds |\n|---|---|\n" + "".join(f"| {d} | {r} |\n" for d, r in zip(table.column("d"),
+                                                                                     table.column("rounds")))
+
+
 def tiny_studies():
     return [study(name).configured(**changes) for name, changes in TINY_CONFIGS.items()] + [
-        Study("ode_rounds", "PIADM-ODE rounds (stub)", ode_rounds_stub, None, reading="A stub table for the tests.")]
+        Study("ode_rounds", "PIADM-ODE rounds (stub)", ode_rounds_stub, None, reading="A stub table for the tests.",
+              markdown=stub_markdown)]
 
 
 def _failing_sweep(config, variant):
@@ -150,6 +157,8 @@ def test_report_markdown_has_the_summary_table_and_a_section_per_study(written):
     assert "| exact |" in text  # oracle fits have a degenerate interval
     for s in tiny_studies():
         assert f"## {s.title}" in text
+    stub = text.split("## PIADM-ODE rounds (stub)", 1)[1]
+    assert stub.index("A stub table for the tests.") < stub.index("| d | rounds |\n|---|---|\n| 4 | 20 |")
     for image in (line.rsplit("(", 1)[1].rstrip(")") for line in text.splitlines() if line.startswith("![")):
         assert (out / image).is_file()
 

@@ -78,6 +78,8 @@ STUDIES: dict[str, dict] = {
     "path": dict(replicates=4),
     "langevin_bias": {}, "relaxation": {}, "ode_delta": {}, "ode_eps": {}, "ode_dimension": {}, "ode_rounds": {},
     "mixture_delta": {},
+    # the head-to-head studies' exact rows (no Monte Carlo: the tolerance-stopped runs stay in the reports)
+    "head_to_head": dict(mc_dims=()), "head_to_head_ode": dict(mc_dims=()),
 }
 
 # Oracle values: (table, column, row). Rows are chosen where the value is far above round-off
@@ -102,6 +104,13 @@ ORACLE_VALUES: tuple[tuple[str, str, dict], ...] = (
       for d in (1e-3, 1e-1)),
     *(("ode_dimension", "tv", {"d": d}) for d in (4, 256, 16384)),
     *(("ode_rounds", column, {"d": d}) for column in ("tv_preset", "k_star", "corrector_k_star") for d in (4, 256, 4096)),
+    ("head_to_head", "error", {"family": "sequential", "d": 64, "m": 64}),
+    *(("head_to_head", "error", {"family": "piadm", "d": d, "K": K}) for d, K in ((4, 3), (64, 4), (64, 6))),
+    ("head_to_head", "error", {"family": "piadm_theorem", "d": 4}),
+    *(("head_to_head", column, {"family": "paradigms_fixed", "d": d, "config": "p=32,s=8"})
+      for column in ("error", "rounds") for d in (4, 64)),
+    ("head_to_head_ode", "error", {"family": "piadm_ode", "d": 64, "K": 3}),
+    ("head_to_head_ode", "error", {"family": "piadm_ode_preset", "d": 64}),
 )
 
 # Slope-type claims of the oracle tables (exact fits) and the Monte Carlo slopes with the fits they

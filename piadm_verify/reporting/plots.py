@@ -27,6 +27,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
+from ..studies.head_to_head import FAMILY_NAMES
 from ..verification.claims import mixture as mixture_claims
 from ..verification.claims import sde as sde_claims
 from ..verification.claims.base import ALPHA
@@ -43,6 +44,7 @@ __all__ = [
     "horizon_plot",
     "rounds_plot",
     "work_precision_plot",
+    "head_to_head_plot",
     "relaxation_plot",
     "mixture_fit_plot",
     "mixture_picard_plot",
@@ -307,6 +309,97 @@ def work_precision_plot(tables: Mapping, verdicts: Mapping, out_dir: Path,
     return [_save(fig, out_dir, filename)]
 
 
+# -- head to head -----------------------------------------------------------------------------------------
+_FAMILY_STYLE = {  # colour, markers (one per window or memory)
+    "sequential": ("0.2", "s"), "sequential_ode": ("0.2", "s"), "sequential_ode_corrector": ("0.55", "s"),
+    "piadm": ("C0", "o"), "piadm_ode": ("C0", "o"), "piadm_ode_corrector": ("C9", "o"),
+    "piadm_preset": ("C0", "*"), "piadm_ode_preset": ("C9", "*"), "piadm_theorem": ("C0", "P"),
+    "piadm_adaptive": ("C4", "D"), "piadm_ode_adaptive": ("C4", "D"),
+    "paradigms_fixed": ("C2", "^v>"), "paradigms": ("C1", "^v>"), "parataa": ("C3", "<ph"),
+}
+
+
+def _curves(rows):
+    """The curves of one (target, d, grid) panel: (family, label, marker, rows) per family and window
+    (ParaDiGMS) or memory (ParaTAA)."""
+    for family in dict.fromkeys(rows.column("family")):
+        mine = rows.where(family=family)
+        markers = _FAMILY_STYLE.get(family, ("k", "x"))[1]
+        column = {"paradigms_fixed": "window", "paradigms": "window", "parataa": "memory"}.get(family)
+        if column is None:
+            yield family, FAMILY_NAMES.get(family, family), markers[0], mine
+            continue
+        short = "p" if column == "window" else "m"
+        for i, value in enumerate(sorted(dict.fromkeys(mine.column(column)))):
+            yield (family, f"{FAMILY_NAMES.get(family, family)}, {short} = {int(value)}", markers[i % len(markers)],
+                   mine.where(**{column: value}))
+
+
+def head_to_head_plot(tables: Mapping, verdicts: Mapping, out_dir: Path, *, table: str, dims=None,
+                      group: str | None = "delta", threshold: bool = True, path_panel: bool = False,
+                      filename_prefix: str | None = None) -> list[str]:
+    """Work and precision of every sampler family of a head-to-head table (:mod:`piadm_verify.studies.head_to_head`):
+    one figure per (target, d), the error against sequential rounds (left) and against score
+    evaluations per sample (right), one line style per ``group`` value (δ: solid, then dashed) and a
+    red line at the target δ^power in the same style (``threshold``). Monte Carlo points carry their
+    95% intervals; each family's curve runs over its configurations (K, strides, tolerances) in
+    order of rounds. ``dims`` restricts the figures to those dimensions; ``path_panel`` adds a third
+    panel, the RMS pathwise distance to the sequential chain (common noise) against rounds."""
+    data = tables.get(table)
+    if data is None:
+        return []
+    work = data.where(part="work")
+    power = float(data.settings.get("power", 2.0))
+    styles = ("-", "--", ":", "-.")
+    files = []
+    for target in dict.fromkeys(work.column("target")):
+        for d in dict.fromkeys(work.where(target=target).column("d")):
+            if dims is not None and d not in dims:
+                continue
+            rows = work.where(target=target, d=d)
+            fig, axes = _figure(3 if path_panel else 2)
+            fig.set_size_inches(PANEL[0] * (3.9 if path_panel else 2.9), PANEL[1] * 1.2)
+            values = list(dict.fromkeys(rows.column(group))) if group else [None]
+            for i, value in enumerate(values):
+                panel = rows.where(**{group: value}) if group else rows
+                style = styles[i % len(styles)]
+                for family, label, marker, curve in _curves(panel):
+                    colour = _FAMILY_STYLE.get(family, ("k", "x"))[0]
+                    order = np.argsort(curve.column("rounds").astype(float), kind="stable")
+                    for ax, cost, column in zip(axes, ("rounds", "score_evals", "rounds"),
+                                                ("error", "error", "path_rms")):
+                        x = curve.column(cost).astype(float)[order]
+                        y = curve.column(column).astype(float)[order]
+                        keep = np.isfinite(x) & np.isfinite(y) & (y > 0)
+                        if not keep.any():
+                            continue
+                        ax.loglog(x[keep], y[keep], marker=marker, linestyle=style if keep.sum() > 1 else "none",
+                                  color=colour, markersize=8 if marker in "*P" else 4, linewidth=1,
+                                  label=label if (ax is axes[0] and i == 0) else None)
+                        if column == "error" and (curve.column("method") == "monte_carlo").any():
+                            low = curve.column("error_low").astype(float)[order][keep]
+                            high = curve.column("error_high").astype(float)[order][keep]
+                            below = np.where(low > 0, np.clip(y[keep] - low, 0.0, None), 0.9 * y[keep])
+                            ax.errorbar(x[keep], y[keep], yerr=[below, np.clip(high - y[keep], 0.0, None)],
+                                        fmt="none", ecolor=colour, elinewidth=0.8, capsize=2)
+                if threshold and group == "delta":
+                    for ax in axes[:2]:
+                        ax.axhline(float(value) ** power, color="firebrick", linestyle=style, linewidth=0.8, alpha=0.7)
+            error = data.settings.get("error", "error")
+            legend = ""
+            if group == "delta":
+                legend = ", ".join(f"{styles[i % len(styles)]} δ = {v:g}" for i, v in enumerate(values))
+                legend = f"\nlines: {legend}" + (f"; red: the target δ^{power:g}" if threshold else "")
+            axes[0].set(xlabel="sequential rounds (batched score calls)", ylabel=error,
+                        title=f"{target}, d = {d}: error against time{legend}")
+            axes[1].set(xlabel="score evaluations per sample", ylabel=error, title="error against total work")
+            if path_panel:
+                axes[2].set(xlabel="sequential rounds (batched score calls)", ylabel="RMS ‖x − x_seq‖ (common noise)",
+                            title="distance to the sequential chain")
+            fig.legend(fontsize=7, loc="outside right upper")
+            files.append(_save(fig, out_dir, f"{filename_prefix or table}_{target}_d{d}.png"))
+    return files
+
 
 # -- Gaussian mixtures (Monte Carlo) ----------------------------------------------------------------------
 def _replicate_means(rows, x: str, y: str) -> tuple[np.ndarray, np.ndarray]:
@@ -518,6 +611,7 @@ PLOTTERS = {
     "relaxation": relaxation_plot,
     "rounds": rounds_plot,
     "work_precision": work_precision_plot,
+    "head_to_head": head_to_head_plot,
     "mixture_fit": mixture_fit_plot,
     "mixture_picard": mixture_picard_plot,
     "mixture_delta": mixture_delta_plot,

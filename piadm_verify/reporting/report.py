@@ -169,6 +169,8 @@ def _markdown(suite: str, seed: int, env: dict, studies: Sequence[Study], tables
             lines += [f"![{study.title}]({filename})", ""]
         if study.reading:
             lines += [study.reading, ""]
+        if study.markdown is not None:
+            lines += [study.markdown(table).rstrip("\n"), ""]
         own = [v for v in all_verdicts if v.study == study.name]
         if own:
             lines += ["Checks:", ""]

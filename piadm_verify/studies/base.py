@@ -31,6 +31,7 @@ from ..core.presets import sde_preset
 from ..core.schemes import EXPONENTIAL_INTEGRATOR, SDEScheme
 from ..core.grid import TimeGrid
 from ..samplers.sde import piadm_sde
+from ..samplers.window import paradigms, parataa
 from ..scores.errors import combine_errors
 from ..verification.claims.base import ALPHA, Claim
 from ..verification.stats import CheckResult
@@ -96,6 +97,10 @@ class Study:
         and theory string). Every check the judge returns is an instance of one of them.
     ``plots``
         :class:`Plot` declarations.
+    ``markdown``
+        ``markdown(table) -> str``: Markdown that the report prints in the study's section after
+        the reading (a table derived from the study's table, such as the head-to-head study's rounds
+        to a target accuracy), or None.
     """
 
     name: str
@@ -106,6 +111,7 @@ class Study:
     claims: tuple[Claim, ...] = ()
     plots: tuple[Plot, ...] = ()
     reading: str = ""
+    markdown: Callable[[Table], str] | None = None
 
     def run(self, seed: int = 0, variant: "Variant | None" = None) -> Table:
         """The study's table for ``variant`` (default :data:`CORRECT`). ``seed`` shifts the
@@ -152,6 +158,10 @@ class Variant:
     ``corrector_policy``, ``ode_preset``
         For PIADM-ODE sweeps: ``Corrector -> Corrector`` (how the sampler alters the corrector it
         is given) and the ODE preset function (:func:`~piadm_verify.core.presets.ode_preset`).
+    ``paradigms``, ``parataa``
+        The window samplers the head-to-head sweeps run (:mod:`piadm_verify.studies.head_to_head`),
+        with :func:`~piadm_verify.samplers.window.paradigms`' and
+        :func:`~piadm_verify.samplers.window.parataa`'s signatures.
 
     Reference quantities (``p_η``, the sequential law of the correct scheme) never depend on the
     variant, so a broken variant is measured against the truth.
@@ -166,6 +176,8 @@ class Variant:
     sampler: Callable = field(default=piadm_sde, compare=False)
     corrector_policy: Callable | None = field(default=None, compare=False)
     ode_preset: Callable | None = field(default=None, compare=False)
+    paradigms: Callable = field(default=paradigms, compare=False)
+    parataa: Callable = field(default=parataa, compare=False)
 
     def grid(self, grid: TimeGrid) -> TimeGrid:
         return grid if self.grid_policy is None else self.grid_policy(grid)

@@ -1,5 +1,5 @@
 """The one registry of studies: every study of :mod:`.sde`, :mod:`.ode`, :mod:`.mixture` and
-:mod:`.learned`, by name. The report suites, the baseline, the theory tests and the audits look studies up here and
+:mod:`.learned` and :mod:`.head_to_head`, by name. The report suites, the baseline, the theory tests and the audits look studies up here and
 judge tables with :func:`judge`, so a study's configuration, claims and plots are written once."""
 
 from __future__ import annotations
@@ -9,17 +9,19 @@ from collections.abc import Mapping
 from ..verification.claims.base import ALPHA
 from ..verification.stats import CheckResult
 from ..verification.tables import Table
-from . import learned, mixture, ode, sde
+from . import head_to_head, learned, mixture, ode, sde
 from .base import Study
 
-__all__ = ["REGISTRY", "SDE", "ODE", "MIXTURE", "LEARNED", "study", "judge", "claim_names"]
+__all__ = ["REGISTRY", "SDE", "ODE", "MIXTURE", "LEARNED", "HEAD_TO_HEAD", "study", "judge", "claim_names"]
 
 SDE: tuple[str, ...] = tuple(s.name for s in sde.STUDIES)
 ODE: tuple[str, ...] = tuple(s.name for s in ode.STUDIES)
 MIXTURE: tuple[str, ...] = tuple(s.name for s in mixture.STUDIES)
 LEARNED: tuple[str, ...] = tuple(s.name for s in learned.STUDIES)
-REGISTRY: dict[str, Study] = {s.name: s for s in (*sde.STUDIES, *ode.STUDIES, *mixture.STUDIES, *learned.STUDIES)}
-if len(REGISTRY) != len(SDE) + len(ODE) + len(MIXTURE) + len(LEARNED):
+HEAD_TO_HEAD: tuple[str, ...] = tuple(s.name for s in head_to_head.STUDIES)
+REGISTRY: dict[str, Study] = {s.name: s for s in (*sde.STUDIES, *ode.STUDIES, *mixture.STUDIES, *learned.STUDIES,
+                                                  *head_to_head.STUDIES)}
+if len(REGISTRY) != len(SDE) + len(ODE) + len(MIXTURE) + len(LEARNED) + len(HEAD_TO_HEAD):
     raise RuntimeError("two studies share a name")
 
 
