@@ -239,3 +239,137 @@ def test_piadm_ode_names_a_bad_max_points_per_call(bad):
     target = Gaussian(torch.zeros(2, dtype=torch.float64), torch.ones(2, dtype=torch.float64))
     with pytest.raises((ValueError, TypeError), match="max_points_per_call"):
         piadm_ode(target, TimeGrid.uniform(T=1.0, eta=0.1, blocks=2, steps=2), 2, 2, K=1, max_points_per_call=bad, generator=0)
+
+
+# -- estimators.py ---------------------------------------------------------------------------------
+
+
+def _two_modes(weights=(0.3, 0.7), means=((-2.0, 0.0), (2.0, 1.0))):
+    from analytic import GaussianMixture
+
+    f64 = torch.float64
+    cov = torch.tensor([[1.0, 0.3], [0.3, 0.8]], dtype=f64)
+    return GaussianMixture(torch.tensor(weights, dtype=f64), torch.tensor(means, dtype=f64), torch.stack([cov, cov]))
+
+
+def test_histogram_bins_bounds_and_miller_madow_as_documented():
+    """``histogram_divergences`` with ``bins`` b per axis has b + 1 edges per axis on the given
+    ``bounds`` (a 1-D target takes a flat ``(lo, hi)`` pair), integer counts, and
+    ``kl_miller_madow = (B − 1)/(2n)``; a bad per-axis bin count is refused naming ``bins``. Kills
+    in histogram_divergences the bin count dropped from ``linspace``, the counts' int cast dropped and
+    the Miller–Madow term's ``/`` and ``*`` swapped; in _bounds the 1-D reshaping's ``dim == 1``
+    changed, the finiteness check negated and the returned pairs replaced; in _bins the name dropped."""
+    from analytic import Gaussian
+    from piadm_verify.verification.estimators import histogram_divergences
+
+    law = Gaussian(torch.zeros(1, dtype=torch.float64), torch.ones(1, dtype=torch.float64))
+    x = law.sample(400, generator=torch.Generator().manual_seed(3))
+    r = histogram_divergences(x, law, bins=4, bounds=(-3.0, 3.0), bootstrap=2, generator=0)
+    assert len(r.edges) == 1 and np.array_equal(r.edges[0], np.linspace(-3.0, 3.0, 5))
+    assert r.counts.dtype.kind == "i" and r.counts.sum() == 400 and r.counts.shape == (5,)
+    assert r.kl_miller_madow == pytest.approx((5 - 1) / (2.0 * 400), rel=1e-15)
+    law2 = Gaussian(torch.zeros(2, dtype=torch.float64), torch.ones(2, dtype=torch.float64))
+    x2 = law2.sample(100, generator=torch.Generator().manual_seed(4))
+    with pytest.raises(ValueError, match="^bins must be an integer >= 1, got 0$"):
+        histogram_divergences(x2, law2, bins=[3, 0], bootstrap=2)
+
+
+def test_equal_means_give_every_draw_to_the_heavier_component_and_the_first_on_a_tie():
+    """Two components with equal means and covariances: the larger weight takes every draw, the first
+    on an exact tie; π sums to 1. Kills in _two_component_hyperplane the tie's ``<=`` → ``<``, the
+    threshold 0 → 1 and ``1 − first`` → ``2 − first``."""
+    from piadm_verify.verification.estimators import assignment_probabilities
+
+    same = ((0.0, 0.0), (0.0, 0.0))
+    assert list(assignment_probabilities(_two_modes((0.5, 0.5), same)).probabilities) == [1.0, 0.0]
+    assert list(assignment_probabilities(_two_modes((0.4, 0.6), same)).probabilities) == [0.0, 1.0]
+    assert list(assignment_probabilities(_two_modes((0.6, 0.4), same)).probabilities) == [1.0, 0.0]
+
+
+def test_monte_carlo_assignment_follows_its_generator_and_reports_binomial_errors():
+    """Monte Carlo π̂ comes from the given generator (same seed, same π̂; another seed, another π̂)
+    with standard errors ``(π̂(1 − π̂)/N)^{1/2}``; ``mode_weight_test`` then names the number of draws
+    in its assumptions (and not for exact π), and reports its α and n. Kills in
+    assignment_probabilities the generator ignored and ``1 − π̂`` → ``1 + π̂``; in mode_weight_test
+    the draws' clause forced on or off and ``alpha``/``n`` dropped from the result."""
+    from piadm_verify.verification.estimators import assignment_probabilities, mode_weight_test
+
+    law = _two_modes(means=((-0.5, 0.0), (0.5, 0.3)))
+    a = assignment_probabilities(law, method="monte carlo", mc_samples=2000, generator=1)
+    assert np.array_equal(a.probabilities, assignment_probabilities(law, method="monte carlo", mc_samples=2000,
+                                                                    generator=1).probabilities)
+    assert not np.array_equal(a.probabilities, assignment_probabilities(law, method="monte carlo", mc_samples=2000,
+                                                                        generator=2).probabilities)
+    pi = a.probabilities
+    assert 0.0 < pi[0] < 1.0
+    np.testing.assert_allclose(a.stderr, np.sqrt(pi * (1.0 - pi) / 2000), rtol=1e-14)
+    x = law.sample(300, generator=torch.Generator().manual_seed(5))
+    mc = mode_weight_test(x, law, probabilities="monte carlo", mc_samples=2000, generator=1, alpha=0.01)
+    assert "(2000 draws)" in mc.assumptions and mc.alpha == 0.01 and mc.n == 300
+    assert "draws)" not in mode_weight_test(x, law).assumptions
+
+
+def test_mode_weight_test_passes_only_when_the_p_value_exceeds_alpha():
+    """``passed = p > α`` strictly: with α set to the test's own p-value it fails. Kills in
+    mode_weight_test ``>`` → ``>=``."""
+    from piadm_verify.verification.estimators import mode_weight_test
+
+    law = _two_modes()
+    x = law.sample(200, generator=torch.Generator().manual_seed(6))
+    p = mode_weight_test(x, law, alpha=0.5).p_value
+    assert 0.0 < p < 1.0
+    assert not mode_weight_test(x, law, alpha=p).passed
+    assert mode_weight_test(x, law, alpha=p * (1 - 1e-12)).passed
+
+
+def test_pool_cells_pools_small_cells_alone_once_they_reach_the_minimum():
+    """Small cells whose pooled expectation reaches MIN_EXPECTED form their own cell; no large cell
+    joins them; without small cells every cell stands alone. Kills in _pool_cells ``and large`` →
+    ``or large``."""
+    from piadm_verify.verification.estimators import _pool_cells
+
+    assert _pool_cells(np.array([3.0, 3.0, 10.0, 12.0])) == [[0, 1], [2], [3]]
+    assert _pool_cells(np.array([1.0, 2.0, 10.0, 12.0])) == [[2, 0, 1], [3]]
+    assert _pool_cells(np.array([10.0, 12.0])) == [[0], [1]]
+
+
+def test_projection_fit_takes_torch_directions_and_reports_its_method():
+    """Directions may be a torch tensor (moved to CPU float64); the result names its method. Kills in
+    _directions ``device="cpu"`` → ``"CPU"`` and in projection_fit_test the method dropped."""
+    from piadm_verify.verification.estimators import projection_fit_test
+
+    law = _two_modes()
+    x = law.sample(200, generator=torch.Generator().manual_seed(7))
+    u = torch.tensor([[3.0, 4.0]], dtype=torch.float32)
+    for method in ("ks", "cvm"):
+        r = projection_fit_test(x, law, directions=u, method=method)
+        assert r.method == method
+        np.testing.assert_allclose(r.directions, [[0.6, 0.8]], rtol=1e-7)
+
+
+def test_knn_kl_minimum_sample_size_is_twice_the_groups_and_twice_k_plus_one():
+    """``knn_kl`` needs at least ``max(2·groups, 2(k + 1))`` samples: 40 by default (groups = 20),
+    12 for k = 5 with 2 groups. Kills in knn_kl the default groups 20 → 21 and ``2·(k + 1)`` →
+    ``2/(k + 1)``."""
+    from analytic import Gaussian
+    from piadm_verify.verification.estimators import knn_kl
+
+    law = Gaussian(torch.zeros(2, dtype=torch.float64), torch.ones(2, dtype=torch.float64))
+    x = law.sample(40, generator=torch.Generator().manual_seed(8))
+    assert knn_kl(x, law).groups == 20
+    with pytest.raises(ValueError, match="at least 40 points"):
+        knn_kl(x[:39], law)
+    assert knn_kl(x[:12], law, k=5, groups=2).n == 12
+    with pytest.raises(ValueError, match="at least 12 points"):
+        knn_kl(x[:11], law, k=5, groups=2)
+
+
+def test_girsanov_path_kl_without_a_generator_names_the_accepted_kinds():
+    """Kills in girsanov_path_kl the message's "torch.Generator" spelt otherwise."""
+    from analytic import Gaussian
+    from piadm_verify import TimeGrid
+    from piadm_verify.verification.estimators import girsanov_path_kl
+
+    law = Gaussian(torch.zeros(2, dtype=torch.float64), torch.ones(2, dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"^generator must be given \(a torch\.Generator or an int seed\)"):
+        girsanov_path_kl(law, law, TimeGrid.uniform(T=1.0, eta=0.1, blocks=2, steps=2), 1, 4, 2, None, replicates=2)
