@@ -373,3 +373,186 @@ def test_girsanov_path_kl_without_a_generator_names_the_accepted_kinds():
     law = Gaussian(torch.zeros(2, dtype=torch.float64), torch.ones(2, dtype=torch.float64))
     with pytest.raises(ValueError, match=r"^generator must be given \(a torch\.Generator or an int seed\)"):
         girsanov_path_kl(law, law, TimeGrid.uniform(T=1.0, eta=0.1, blocks=2, steps=2), 1, 4, 2, None, replicates=2)
+
+
+# -- oracle: probe.py and affine.py ----------------------------------------------------------------
+
+
+def _oracle_setup():
+    from analytic import Gaussian
+    from piadm_verify import TimeGrid
+
+    return (TimeGrid.uniform(4.0, 1e-2, 4, 6), Gaussian([0.5, -1.0, 0.2], [0.7, 1.3, 0.4]),
+            Gaussian([0.5, -1.0, 0.2], [[1.0, 0.3, 0.0], [0.3, 0.6, 0.1], [0.0, 0.1, 0.4]]))
+
+
+def _same_law(a, b, rtol=1e-10):
+    assert float((a.mean - b.mean).abs().max()) <= rtol * (1.0 + float(b.mean.abs().max()))
+    assert float((a.cov - b.cov).abs().max()) <= rtol * float(b.cov.abs().max())
+
+
+class _NoSignature:
+    """An affine error with eigen-coordinate terms but no ``coordinate_signature`` (it is optional)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def __call__(self, x, s):
+        return self.inner(x, s)
+
+    def affine_terms(self, s):
+        return self.inner.affine_terms(s)
+
+    def eigen_terms(self, s, coords):
+        return self.inner.eigen_terms(s, coords)
+
+
+def test_per_coordinate_paths_with_a_scaled_affine_error_agree_with_the_dense_oracle():
+    """A product target with the ``"affine"`` (scaled) error, whose eigen-terms have an E part and an
+    empty coordinate signature (d, 0): probing's per-coordinate path equals the oracle, and the oracle
+    without a ``coordinate_signature`` (optional) equals it with one. Kills in _CoordinateError.__call__
+    ``E[:, 0]`` → ``E[:, 1]``, in _product_classes ``reshape(d, -1)`` → ``reshape(d, +1)`` and in
+    AffineScore._make_classes the ``None`` default of the signature dropped."""
+    from piadm_verify import exact_law, exact_law_of, inject_error, piadm_sde
+
+    grid, diagonal, _ = _oracle_setup()
+    e = inject_error(diagonal, "affine", 0.2, grid, generator=1)
+    oracle = exact_law(diagonal, grid, "sde", 3, error=e)
+    _same_law(exact_law_of(piadm_sde, diagonal, grid, error=e, K=3, path="fast"), oracle)
+    _same_law(exact_law(diagonal, grid, "sde", 3, error=_NoSignature(e.error)), oracle)
+
+
+def test_probing_leaves_the_global_generator_alone():
+    """``exact_law_of`` draws its checks from its own seeded generator, on the dense and the
+    per-coordinate path: torch's global RNG state is unchanged. Kills in _probe the random
+    combination drawn without the generator, in exact_law_of the dense probe given no generator and in
+    _check_coordinates_separate the coupling check given no generator."""
+    from piadm_verify import exact_law_of, sequential_sde
+
+    grid, diagonal, full = _oracle_setup()
+    for target in (diagonal, full):
+        before = torch.get_rng_state()
+        exact_law_of(sequential_sde, target, grid)
+        assert torch.equal(torch.get_rng_state(), before)
+
+
+def _coupling(score, grid, n=None, dim=None, *, noise=None, **kwargs):
+    from piadm_verify import sequential_sde
+
+    out = sequential_sde(score, grid, noise=noise).samples
+    return out + 0.1 * out.mean(-1, keepdim=True)
+
+
+def _own_noise(score, grid, n=None, dim=None, *, noise=None, **kwargs):
+    from piadm_verify import sequential_sde
+
+    out = sequential_sde(score, grid, noise=noise).samples
+    return out + 0.1 * torch.randn(out.shape, dtype=out.dtype)
+
+
+def _squared(score, grid, n=None, dim=None, *, noise=None, **kwargs):
+    return 1e-3 * noise.initial() ** 2
+
+
+def test_probe_refusals_name_the_failing_probe_its_relative_gap_and_the_remedy():
+    """The refusals' messages: a coupling sampler on a 2-D product target is refused by the
+    per-coordinate path (2-D targets take it too) with the remedy; noise drawn outside ``noise=``
+    fails the zero probe by name; a sampler squaring its input is off by an O(1) relative gap
+    (gap/scale, scale ≈ 1e-3 here); a non-TimeGrid grid is named by type. Kills in
+    _check_coordinates_separate the message changed, in exact_law_of ``dim == 1`` → ``dim == 2`` and
+    the grid's type replaced by NoneType's, in _probe the "zero" name changed and the relative gap's
+    ``scale + 1e-300`` → ``scale + 1``."""
+    import re
+
+    from analytic import Gaussian
+    from piadm_verify import NotAffineError, exact_law_of
+
+    grid, _, full = _oracle_setup()
+    two = Gaussian([0.5, -1.0], [0.7, 1.3])
+    with pytest.raises(NotAffineError, match="per-coordinate fast path does not apply; pass path='dense'$"):
+        exact_law_of(_coupling, two, grid)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        with pytest.raises(NotAffineError, match="the zero probe is off by"):
+            exact_law_of(_own_noise, full, grid)
+    with pytest.raises(NotAffineError, match="probe is off by") as info:
+        exact_law_of(_squared, full, grid)
+    worst = float(re.search(r"off by (\S+) relative", str(info.value)).group(1))
+    assert 0.01 < worst <= 1.0
+    with pytest.raises(TypeError, match="^grid must be a TimeGrid, got list$"):
+        exact_law_of(_squared, full, [0.0, 1.0])
+
+
+def _returns_list(score, grid, n=None, dim=None, *, noise=None, **kwargs):
+    return noise.initial().tolist()
+
+
+def _uses_n(score, grid, n, dim, *, noise=None, dtype=None, **kwargs):
+    return torch.zeros(n, dim, dtype=dtype) + noise.initial()
+
+
+def _late_steps(score, grid, n=None, dim=None, *, noise=None, **kwargs):
+    return noise.initial() + noise.steps(1, noise.total_steps).sum(0)
+
+
+def _data_dependent(score, grid, n=None, dim=None, *, noise=None, **kwargs):
+    y = noise.initial()
+    return y + noise.steps(0, 1)[0] if bool((y != 0).any()) else y
+
+
+def _two_extra_shapes(score, grid, n=None, dim=None, *, noise=None, **kwargs):
+    noise.extra("k", 2)
+    noise.extra("k", 3)
+    return noise.initial()
+
+
+MIX = torch.tensor([[1.0, 0.5], [0.0, 1.0]], dtype=torch.float64)
+
+
+def _mixed_steps(score, grid, n=None, dim=None, *, noise=None, **kwargs):
+    return noise.initial() + (noise.steps(0, noise.total_steps) @ MIX).sum(0)
+
+
+def test_probing_follows_the_noise_interface():
+    """Samplers that use the noise interface as documented: ``n`` is the probe's batch, steps drawn
+    from j0 > 0 only, float64 noise combined by matrix products (the discovery run too) give their
+    exact laws (N(0, I), N(0, J·I), N(0, I + J·MIXᵀMIX)); a non-tensor output, a step drawn only in
+    the probe runs and one extra key with two shapes are refused by name. Kills in _run ``n`` passed
+    as None and the non-tensor branch of the shape message forced; in ProbeNoise.steps the missing
+    steps' check dropped or counted from 0; in _Recorder.steps the zeros' dtype dropped; in
+    _Recorder.extra the message dropped."""
+    from analytic import Gaussian
+    from piadm_verify import NotAffineError, exact_law_of
+
+    grid, _, _ = _oracle_setup()
+    two = Gaussian([0.5, -1.0], [[1.0, 0.3], [0.3, 0.6]])
+    J = grid.total_steps
+    eye = torch.eye(2, dtype=torch.float64)
+    _same_law(exact_law_of(_uses_n, two, grid), Gaussian(torch.zeros(2, dtype=torch.float64), eye))
+    _same_law(exact_law_of(_late_steps, two, grid), Gaussian(torch.zeros(2, dtype=torch.float64), J * eye))
+    _same_law(exact_law_of(_mixed_steps, two, grid), Gaussian(torch.zeros(2, dtype=torch.float64), eye + J * MIX.T @ MIX))
+    with pytest.raises(ValueError, match=r"must return samples of shape \(n, d\) = \(1, 2\), got list$"):
+        exact_law_of(_returns_list, two, grid)
+    with pytest.raises(NotAffineError, match=r"drew the noise of steps \[0\] that the discovery run did not"):
+        exact_law_of(_data_dependent, two, grid)
+    with pytest.raises(NotAffineError, match=r"^extra draw 'k' asked for with two shapes \(2,\) and \(3,\)$"):
+        exact_law_of(_two_extra_shapes, two, grid)
+
+
+def test_oracle_output_refuses_a_non_finite_mean_or_covariance_and_keeps_the_dtype():
+    """``AffineScore.to_gaussian`` refuses a non-finite mean with a finite covariance and the reverse
+    (FloatingPointError, "not finite"); ``exact_law(..., dtype=float32)`` of a product target is
+    float32 throughout. Kills in AffineScore.to_gaussian ``and`` → ``or`` and the variances' dtype
+    dropped."""
+    from piadm_verify import exact_law
+    from piadm_verify.oracle.affine import AffineScore
+
+    grid, diagonal, _ = _oracle_setup()
+    model = AffineScore(diagonal, None, "auto")
+    classes = len(model.representatives)
+    mean, cov = torch.zeros(classes, 1, dtype=torch.float64), torch.ones(classes, 1, 1, dtype=torch.float64)
+    for m, c in ((mean + float("inf"), cov), (mean, cov * float("inf"))):
+        with pytest.raises(FloatingPointError, match="the output law is not finite"):
+            model.to_gaussian(m, c, torch.float64)
+    law = exact_law(diagonal, grid, "sde", 3, dtype=torch.float32)
+    assert law.mean.dtype == torch.float32 and law.cov.dtype == torch.float32 and law.eigvals.dtype == torch.float32
