@@ -556,3 +556,131 @@ def test_oracle_output_refuses_a_non_finite_mean_or_covariance_and_keeps_the_dty
             model.to_gaussian(m, c, torch.float64)
     law = exact_law(diagonal, grid, "sde", 3, dtype=torch.float32)
     assert law.mean.dtype == torch.float32 and law.cov.dtype == torch.float32 and law.eigvals.dtype == torch.float32
+
+
+# -- samplers: common.py, sde.py, ode.py -------------------------------------------------------------
+
+
+def _sampler_setup():
+    from analytic import Gaussian
+    from piadm_verify import TimeGrid
+
+    return TimeGrid.uniform(4.0, 1e-2, 4, 6), Gaussian([0.5, -1.0], [[1.0, 0.3], [0.3, 0.6]])
+
+
+def test_residual_is_the_largest_per_point_root_mean_square_change():
+    """``residual = max_j (mean_i ‖new_ij − old_ij‖²)^{1/2}``: points 0 and 1 have mean squared norms
+    5 and 0, so √5 (not the root of the total, √10). Kills in residual ``sum(-1)`` → ``sum(None)``."""
+    from piadm_verify.samplers.common import residual
+
+    new = torch.tensor([[[1.0, 0.0], [0.0, 3.0]], [[0.0, 0.0], [0.0, 0.0]]], dtype=torch.float64)
+    assert float(residual(new, torch.zeros_like(new))) == pytest.approx(math.sqrt(5.0), rel=1e-15)
+
+
+def test_start_scales_the_initial_draw_to_the_scheme_variance():
+    """``start(env, variance)`` is the noise's initial draw times ``variance^{1/2}``. Kills in start
+    ``variance**0.5`` → ``variance * 0.5``."""
+    from piadm_verify.core.noise import StepNoise
+    from piadm_verify.samplers.common import Setup, start
+
+    grid, _ = _sampler_setup()
+    z = StepNoise(grid, 3, 2, generator=7).initial()
+    y = start(Setup(None, StepNoise(grid, 3, 2, generator=7), None), 9.0)
+    assert torch.equal(y, 3.0 * z)
+
+
+def test_samplers_call_scores_with_documented_shapes_and_chunks():
+    """Scores (and the reference score) are called with points (M, n, d) and times (M, 1), at most
+    ``max_points_per_call`` points per call, by piadm_sde, piadm_ode and sequential_sde (M = 1).
+    Kills in picard_block the reference evaluated without the chunk limit; in _run_ode the Picard
+    blocks run without it; in piadm_ode the check of max_points_per_call called without its value; in
+    sequential_block the time reshaped to (1,)."""
+    from piadm_verify import piadm_ode, piadm_sde, sequential_sde
+
+    grid, target = _sampler_setup()
+    calls = []
+
+    def recording(name, score):
+        def f(x, s):
+            calls.append((name, x.shape, tuple(s.shape)))
+            return score(x, s)
+        return f
+
+    piadm_sde(recording("score", target.score), grid, 3, 2, K=3, generator=0, max_points_per_call=2,
+              reference_score=recording("reference", target.score))
+    piadm_ode(recording("score", target.score), grid, 3, 2, K=3, generator=0, max_points_per_call=2)
+    assert {name for name, _, _ in calls} == {"score", "reference"}
+    assert all(shape[0] <= 2 and shape[1:] == (3, 2) and s == (shape[0], 1) for _, shape, s in calls)
+    calls.clear()
+    sequential_sde(recording("score", target.score), grid, 3, 2, generator=0)
+    assert calls and all(shape == (1, 3, 2) and s == (1, 1) for _, shape, s in calls)
+
+
+def test_piadm_sde_path_kl_of_a_converged_bias_error_is_half_delta_squared():
+    """With ``reference_score`` the exact score and a bias error of size δ, converged Picard
+    (K = steps per block) gives ``path_kl = ½δ²`` (docs: exact for a constant error field), with
+    n ≠ d. Kills in piadm_sde the reference not passed to picard_block; in picard_block the reference
+    evaluated without times and the squared gap summed over the samples instead of the coordinates."""
+    from piadm_verify import inject_error, piadm_sde
+
+    grid, target = _sampler_setup()
+    delta = 0.3
+    score = inject_error(target, "bias", delta, grid, generator=1)
+    out = piadm_sde(score, grid, 5, 2, K=grid.max_steps, generator=0, reference_score=target)
+    assert out.path_kl == pytest.approx(0.5 * delta**2, rel=1e-9)
+
+
+def test_sampler_refusals_name_the_cause():
+    """A score returning a list is named by type; an ``n`` that contradicts the noise is named with both
+    values; a bad ``scheme`` for piadm_ode is a TypeError naming SDEScheme; picard_block called on its
+    own reports non-finite scores as piadm_sde's. Kills in evaluate_score the non-tensor branch of the
+    message forced, in setup the name "n" changed, in _run_ode the scheme not passed to setup, and
+    picard_block's default sampler name changed."""
+    from piadm_verify import EXPONENTIAL_INTEGRATOR, NonFiniteError, piadm_ode, piadm_sde
+    from piadm_verify.core.noise import StepNoise
+    from piadm_verify.samplers.sde import picard_block
+
+    grid, target = _sampler_setup()
+    with pytest.raises(ValueError, match=r"must return a tensor shaped like x \(6, 3, 2\), got list$"):
+        piadm_sde(lambda x, s: x.tolist(), grid, 3, 2, K=1, generator=0)
+    with pytest.raises(ValueError, match="^n=5 does not match the noise's n=4$"):
+        piadm_sde(target, grid, 5, 2, K=1, noise=StepNoise(grid, 4, 2))
+    with pytest.raises(TypeError, match="scheme must be an SDEScheme"):
+        piadm_ode(target, grid, 3, 2, K=1, generator=0, scheme="exponential")
+    block = next(iter(grid))
+    with pytest.raises(NonFiniteError, match="^piadm_sde: non-finite"):
+        picard_block(lambda x, s: x * float("nan"), block, torch.zeros(3, 2, dtype=torch.float64), 1,
+                     EXPONENTIAL_INTEGRATOR, 1.0, StepNoise(grid, 3, 2))
+
+
+def test_redrawn_noise_scheme_runs_and_ode_progress_bar_counts_its_rounds(capsys):
+    """A scheme that redraws the noise at every Picard iteration (``shared_noise=False``, a negative
+    control) samples; piadm_ode's progress bar with a corrector is sized to the rounds it runs,
+    ``blocks · (K + sub_blocks · K†)``. Kills in increments the redraw's step count dropped and in
+    _run_ode ``K + per_block`` → ``K − per_block``."""
+    from piadm_verify import piadm_ode, piadm_sde
+    from piadm_verify.core.schemes import ExponentialIntegrator
+
+    grid, target = _sampler_setup()
+    out = piadm_sde(target, grid, 3, 2, K=2, generator=0, scheme=ExponentialIntegrator(shared_noise=False))
+    assert torch.isfinite(out.samples).all()
+    capsys.readouterr()
+    r = piadm_ode(target, grid, 3, 2, K=2, generator=0, corrector=dict(K=2, steps=4, sub_blocks=2, h=0.4), progress=True)
+    assert r.rounds == grid.blocks * (2 + 2 * 2)
+    assert f"0/{r.rounds} [" in capsys.readouterr().err  # the bar as first drawn: 0 of its total
+
+
+def test_sequential_corrector_names_a_non_finite_iterate():
+    """A force that stays finite (1.7e308) at the corrector's level while the kinetic iterate overflows:
+    sequential_ode raises NonFiniteError naming the corrector iterate (not the force). Kills in
+    _sequential_corrector the "corrector iterate" label dropped."""
+    from piadm_verify import NonFiniteError, sequential_ode
+
+    grid, target = _sampler_setup()
+    level = next(iter(grid)).end_time
+
+    def score(x, s):
+        return torch.full_like(x, 1.7e308) if bool((s == level).all()) else target.score(x, s)
+
+    with pytest.raises(NonFiniteError, match="^sequential_ode: non-finite corrector iterate in block 0, corrector"):
+        sequential_ode(score, grid, 3, 2, generator=0, corrector=dict(K=2, steps=40, sub_blocks=1, h=3.0))
