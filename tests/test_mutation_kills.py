@@ -684,3 +684,67 @@ def test_sequential_corrector_names_a_non_finite_iterate():
 
     with pytest.raises(NonFiniteError, match="^sequential_ode: non-finite corrector iterate in block 0, corrector"):
         sequential_ode(score, grid, 3, 2, generator=0, corrector=dict(K=2, steps=40, sub_blocks=1, h=3.0))
+
+
+# -- claims: base.py, sde.py, mixture.py (hand-built tables) ------------------------------------------
+
+
+def test_unusable_reason_names_non_positive_values():
+    """Kills in unusable_reason the non-positive message changed."""
+    from piadm_verify.verification.claims.base import unusable_reason
+
+    assert unusable_reason(np.array([1.0, 2.0]), np.array([1.0, 0.0])) == "non-positive values on a logarithmic axis"
+    assert unusable_reason(np.array([1.0, math.inf])) == "non-finite values: the sampler blew up"
+    assert unusable_reason(np.array([1.0, 2.0])) is None
+
+
+def test_claims_fail_unusable_tables_with_their_name_claim_and_reason():
+    """A claim whose table holds non-finite or non-positive values fails with its own name and claim
+    and the reason as detail. Kills the ``failed_check`` calls with the name dropped (claim_delta_quadratic,
+    claim_dimension_linear, claim_mixture_hist_floor) or the claim or detail changed
+    (claim_mixture_girsanov_constant, claim_mixture_hist_floor), and in claim_dimension_linear both
+    checks' names dropped."""
+    from piadm_verify.verification import Table
+    from piadm_verify.verification.claims import mixture as mixture_claims
+    from piadm_verify.verification.claims import sde as sde_claims
+
+    blew_up = "non-finite values: the sampler blew up"
+    r = sde_claims.claim_delta_quadratic(Table("delta", {"kind": np.array(["bias"] * 3), "delta": np.array([0.1, 0.2, 0.4]),
+                                                         "excess": np.array([1e-3, 0.0, 4e-3])}), "bias")
+    assert (r.name, r.claim, r.detail, bool(r)) == (sde_claims.DELTA_QUADRATIC.named(kind="bias"),
+                                                      "KL excess ∝ δ₂² (bias error)",
+                                                      "non-positive values on a logarithmic axis", False)
+    d = np.array([2.0, 4.0, 8.0, 16.0])
+    table = Table("dimension", {"family": np.array(["product"] * 4 + ["anisotropic"] * 4), "d": np.r_[d, d],
+                                "kl": np.r_[0.01 * d, np.nan, 0.02, 0.03, 0.04]})
+    product, anisotropic = sde_claims.claim_dimension_linear(table)
+    assert product.name == sde_claims.DIMENSION_LINEAR_PRODUCT.name and product.passed
+    assert (anisotropic.name, anisotropic.detail, anisotropic.passed) == (sde_claims.DIMENSION_AT_MOST_LINEAR.name,
+                                                                           blew_up, False)
+    table = Table("dimension", {"family": np.array(["product"] * 4 + ["anisotropic"] * 4), "d": np.r_[d, d],
+                                "kl": np.r_[0.01 * d, 0.01 * d**0.8]})
+    assert [c.name for c in sde_claims.claim_dimension_linear(table)] == [sde_claims.DIMENSION_LINEAR_PRODUCT.name,
+                                                                          sde_claims.DIMENSION_AT_MOST_LINEAR.name]
+    rows = {"target": np.array(["t"] * 4), "K": np.array([1, 1, 6, 6]), "replicate": np.array([0, 1, 0, 1]),
+            "delta": np.full(4, 0.1), "path_kl": np.array([0.005, np.nan, 0.005, 0.005]),
+            "hist_kl": np.array([0.1, 0.1, np.nan, 0.0])}
+    g = mixture_claims.claim_mixture_girsanov_constant(Table("mixture", rows), "t")
+    assert (g.name, g.claim, g.detail, g.passed) == (mixture_claims.MIXTURE_GIRSANOV.named(target="t"),
+                                                     "0.8 ≤ path KL / ½δ₂² ≤ 1.25 (t)", blew_up, False)
+    h = mixture_claims.claim_mixture_hist_floor(Table("mixture", rows), "t")
+    assert (h.name, h.claim, h.detail, h.passed) == (mixture_claims.MIXTURE_HIST_FLOOR.named(target="t"),
+                                                     "histogram KL(p_η ‖ q̂) at K = 6 ≤ 0.01 (t)", blew_up, False)
+
+
+def test_step_floor_fit_is_exact_and_states_its_claim():
+    """The ε floor comes from the exact oracle: its fit is exact (no sampling interval), so a slope
+    of 0.95 fails however scattered the points; the claim is stated with "KL". Kills in
+    claim_step_floor ``exact=True`` → ``False`` and the claim's "KL" lower-cased."""
+    from piadm_verify.verification import Table
+    from piadm_verify.verification.claims import sde as sde_claims
+
+    eps = np.array([0.01, 0.02, 0.04, 0.08])
+    kl = eps**0.95 * np.exp(0.3 * np.array([1.0, -1.0, -1.0, 1.0]))  # scatter orthogonal to 1 and log ε
+    r = sde_claims.claim_step_floor(Table("eps", {"eps": eps, "kl": kl}))
+    assert r.claim == "KL floor decreases at least like ε (measured slope reported)"
+    assert r.estimate == pytest.approx(0.95, rel=1e-12) and r.ci[0] == r.ci[1] and not r.passed
