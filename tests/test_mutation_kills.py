@@ -748,3 +748,15 @@ def test_step_floor_fit_is_exact_and_states_its_claim():
     r = sde_claims.claim_step_floor(Table("eps", {"eps": eps, "kl": kl}))
     assert r.claim == "KL floor decreases at least like ε (measured slope reported)"
     assert r.estimate == pytest.approx(0.95, rel=1e-12) and r.ci[0] == r.ci[1] and not r.passed
+
+
+def test_path_kl_interval_is_the_estimate_plus_minus_z_standard_errors():
+    """``path_kl_estimate(runs).interval(z) = estimate ± z·stderr`` (stderr = sd/√R). Kills in
+    PathKLResult.interval ``z * stderr`` → ``z / stderr`` in the upper end."""
+    from types import SimpleNamespace
+
+    from piadm_verify.verification.estimators import path_kl_estimate
+
+    r = path_kl_estimate([SimpleNamespace(path_kl=v) for v in (1.0, 2.0, 3.0, 6.0)])
+    assert (r.estimate, r.stderr) == (3.0, pytest.approx(math.sqrt(14.0 / 3.0) / 2.0, rel=1e-15))
+    assert r.interval(2.0) == (pytest.approx(3.0 - 2.0 * r.stderr, rel=1e-15), pytest.approx(3.0 + 2.0 * r.stderr, rel=1e-15))
