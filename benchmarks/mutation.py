@@ -136,8 +136,11 @@ def prepare(name: str) -> Path:
         relative = source.relative_to(ROOT)
         write_if_changed(work / relative, without_decorators(text) if str(relative) in group.modules else text)
     for link in ("tests", "analytic"):
-        if not (work / link).exists():
-            (work / link).symlink_to(ROOT / link)
+        path = work / link
+        if path.is_symlink() and path.resolve() != (ROOT / link).resolve():
+            path.unlink()  # a .mutation/ copied from another checkout: mutmut would test that checkout's tests
+        if not path.exists():
+            path.symlink_to(ROOT / link)
     write_if_changed(work / "pyproject.toml", group_pyproject(group))
     return work
 
