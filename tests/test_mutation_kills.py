@@ -760,3 +760,18 @@ def test_path_kl_interval_is_the_estimate_plus_minus_z_standard_errors():
     r = path_kl_estimate([SimpleNamespace(path_kl=v) for v in (1.0, 2.0, 3.0, 6.0)])
     assert (r.estimate, r.stderr) == (3.0, pytest.approx(math.sqrt(14.0 / 3.0) / 2.0, rel=1e-15))
     assert r.interval(2.0) == (pytest.approx(3.0 - 2.0 * r.stderr, rel=1e-15), pytest.approx(3.0 + 2.0 * r.stderr, rel=1e-15))
+
+
+def test_failed_checks_carry_nan_estimates_no_false_failures_and_claims_match_their_instances():
+    """``failed_check`` reports a NaN estimate and interval at level 0 with false-failure rate 0 (it
+    fails whatever the data); ``Claim.matches`` recognises the instances of a templated name and only
+    them. Kills in failed_check the estimate and the rate replaced by None, and in Claim.matches the
+    pattern dropped."""
+    from piadm_verify.verification.claims import sde as sde_claims
+    from piadm_verify.verification.claims.base import failed_check
+
+    r = failed_check("n", "c", "d")
+    assert math.isnan(r.estimate) and all(math.isnan(v) for v in r.ci) and r.false_failure_rate == 0.0 and not r
+    claim = sde_claims.DELTA_QUADRATIC
+    assert claim.matches(claim.named(kind="bias")) and claim.matches(claim.named(kind="affine"))
+    assert not claim.matches("delta_girsanov") and not claim.matches("delta_quadratic_")  # a field is never empty
