@@ -775,3 +775,20 @@ def test_failed_checks_carry_nan_estimates_no_false_failures_and_claims_match_th
     claim = sde_claims.DELTA_QUADRATIC
     assert claim.matches(claim.named(kind="bias")) and claim.matches(claim.named(kind="affine"))
     assert not claim.matches("delta_girsanov") and not claim.matches("delta_quadratic_")  # a field is never empty
+
+
+def test_picard_residual_averages_over_samples_and_the_redrawn_corrector_runs():
+    """The traced Picard residual is ``max_j (mean_i ‖ΔY_ij‖²)^{1/2}``: two identical samples (same x0,
+    v = 0) give the residuals of one. A corrector that redraws its noise at every iteration (a
+    negative control) samples. Kills in picard_block the norm taken over every axis and in
+    _picard_corrector the noise not passed to the redraw."""
+    from piadm_verify import piadm_ode, piadm_sde
+
+    grid, target = _sampler_setup()
+    x0 = torch.tensor([[0.3, -0.2]], dtype=torch.float64)
+    one = piadm_sde(target, grid, 1, 2, K=3, v=0.0, x0=x0, trace=True, generator=0)
+    two = piadm_sde(target, grid, 2, 2, K=3, v=0.0, x0=x0.repeat(2, 1), trace=True, generator=0)
+    for a, b in zip(one.trace, two.trace):
+        assert torch.allclose(a, b, rtol=1e-12, atol=0) and bool((a[:-1] > 0).all())
+    out = piadm_ode(target, grid, 3, 2, K=2, generator=0, corrector=dict(K=2, steps=4, sub_blocks=2, h=0.4, shared_noise=False))
+    assert torch.isfinite(out.samples).all()
