@@ -184,7 +184,7 @@ def _run_distributed(fn, keys, args_list, seed, scheduler, jobs, threads, connec
         if scheduler == "local":
             try:
                 cluster = LocalCluster(n_workers=jobs or default_jobs(), threads_per_worker=1, processes=True,
-                                       dashboard_address=None, silence_logs=logging.ERROR)
+                                       dashboard_address=":0", silence_logs=logging.ERROR)
             except Exception as error:  # noqa: BLE001 - any failure to start is reported the same way
                 raise SchedulerError(f"could not start a local Dask cluster: {error}") from error
             client = Client(cluster, timeout=connect_timeout)
