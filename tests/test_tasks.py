@@ -105,7 +105,7 @@ def test_an_unreachable_address_fails_within_the_timeout():
     assert time.perf_counter() - start < 1 + 10
 
 
-@pytest.mark.parametrize("scheduler", ["nonsense", "host:port", "Local"])
+@pytest.mark.parametrize("scheduler", ["nonsense", "host:port", "Local", "tcp://host", "tcp://host:8786:1"])
 def test_a_malformed_address_is_a_scheduler_error(scheduler):
     with pytest.raises(SchedulerError, match="scheduler must be 'serial', 'local' or a scheduler address"):
         run_tasks(_raise, [("never", ("ran",))], scheduler=scheduler, connect_timeout=1)

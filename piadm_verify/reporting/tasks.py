@@ -31,6 +31,7 @@ import argparse
 import hashlib
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Hashable, Sequence
@@ -94,6 +95,13 @@ def check_scheduler(scheduler: str, jobs: int | None = None, connect_timeout: fl
             raise ValueError(f"jobs must be >= 1 (or None: one per core), got {jobs}")
     if not (isinstance(connect_timeout, (int, float)) and connect_timeout > 0):
         raise ValueError(f"connect_timeout must be a number of seconds > 0, got {connect_timeout!r}")
+    if scheduler not in ("serial", "local") and not _ADDRESS.fullmatch(scheduler):
+        raise SchedulerError(f"scheduler must be 'serial', 'local' or a scheduler address such as tcp://host:8786 "
+                             f"or host:8786, got {scheduler!r}")
+
+
+# a Dask address: [protocol://]host:port (host a name, an IPv4 address or a bracketed IPv6 address)
+_ADDRESS = re.compile(r"(?:(?:tcp|tls|ucx|ws|wss|inproc)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):[0-9]{1,5}/?")
 
 
 def _jobs(text: str) -> int:
