@@ -33,7 +33,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from piadm_verify.reporting.suites import SUITES  # noqa: E402
-from piadm_verify.reporting.tasks import SchedulerError, add_scheduler_arguments, default_jobs, run_tasks  # noqa: E402
+from piadm_verify.reporting.tasks import (SchedulerError, add_scheduler_arguments, default_jobs,  # noqa: E402
+                                          positive_integer, run_tasks)  # noqa: E402
 from piadm_verify.studies import judge  # noqa: E402
 from piadm_verify.studies.registry import MIXTURE  # noqa: E402
 from piadm_verify.verification import stats  # noqa: E402
@@ -57,19 +58,9 @@ def audit_seed(seed: int, quick: bool) -> tuple[list[str], int, bool]:
     return [c.name for c in results if not c.passed], len(results), bool(family.passed)
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=_positive, default=50, help="number of master seeds (1 … N)")
+    parser.add_argument("--seeds", type=positive_integer, default=50, help="number of master seeds (1 … N)")
     add_scheduler_arguments(parser, "the seeds")
     parser.add_argument("--quick", action="store_true", help="half the samples per run, same assertions")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

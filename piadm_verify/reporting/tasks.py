@@ -44,7 +44,7 @@ from tqdm import tqdm
 from .environment import torch_threads
 
 __all__ = ["CONNECT_TIMEOUT", "SCHEDULERS", "SchedulerError", "TaskOutcome", "run_tasks", "task_seed",
-           "default_jobs", "check_scheduler", "add_scheduler_arguments"]
+           "default_jobs", "check_scheduler", "add_scheduler_arguments", "positive_integer"]
 
 CONNECT_TIMEOUT = 20.0
 """Seconds :func:`run_tasks` waits for a scheduler address to answer before it gives up."""
@@ -104,7 +104,8 @@ def check_scheduler(scheduler: str, jobs: int | None = None, connect_timeout: fl
 _ADDRESS = re.compile(r"(?:(?:tcp|tls|ucx|ws|wss|inproc)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):[0-9]{1,5}/?")
 
 
-def _jobs(text: str) -> int:
+def positive_integer(text: str) -> int:
+    """argparse type: an integer >= 1 (``--jobs``, the audit's ``--seeds``)."""
     try:
         value = int(text)
     except ValueError:
@@ -130,7 +131,7 @@ def add_scheduler_arguments(parser: argparse.ArgumentParser, what: str = "the ta
     parser.add_argument("--scheduler", default="local", metavar="local|serial|ADDRESS",
                         help=f"where {what} run: 'local' (default) a Dask cluster on this machine, 'serial' this "
                              "process without Dask, or the address of a running Dask scheduler (tcp://host:8786)")
-    parser.add_argument("--jobs", type=_jobs, metavar="N",
+    parser.add_argument("--jobs", type=positive_integer, metavar="N",
                         help="workers of the local cluster (default: one per core; one torch thread each)")
     parser.add_argument("--connect-timeout", type=_seconds, default=CONNECT_TIMEOUT, metavar="SECONDS",
                         help=f"how long a scheduler address may take to answer (default {CONNECT_TIMEOUT:g})")
