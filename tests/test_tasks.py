@@ -97,6 +97,21 @@ def test_a_task_that_raises_raises_on_the_cluster_as_in_serial():
         run_tasks(_raise, [("boom", ("sweep exploded",))], scheduler="local", jobs=1)
 
 
+def test_a_cluster_with_no_worker_left_is_an_error_not_a_hang():
+    # a scheduler with no worker at all: the tasks can never run, and run_tasks must say so after
+    # worker_timeout seconds instead of waiting forever (the state a cluster is in once every worker
+    # and its nanny are gone)
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as cluster:
+        start = time.perf_counter()
+        with pytest.raises(SchedulerError, match=r"no worker for 2 s \(worker_timeout\) with 2 task\(s\) "
+                                                 r"unfinished: first, second"):
+            run_tasks(_raise, [("first", ("ran",)), ("second", ("ran",))], scheduler=cluster.scheduler_address,
+                      worker_timeout=2)
+        assert time.perf_counter() - start < 2 + 10
+
+
 # -- bad input ----------------------------------------------------------------------------------------------
 def test_an_unreachable_address_fails_within_the_timeout():
     start = time.perf_counter()
@@ -118,6 +133,7 @@ def test_a_malformed_address_is_a_scheduler_error(scheduler):
     (dict(jobs=True), TypeError, "jobs must be an int"),
     (dict(scheduler=None), TypeError, "scheduler must be"),
     (dict(scheduler=""), TypeError, "scheduler must be"),
+    (dict(worker_timeout=0), ValueError, "worker_timeout must be a number of seconds > 0"),
     (dict(connect_timeout=0), ValueError, "connect_timeout must be"),
     (dict(connect_timeout=float("nan")), ValueError, "connect_timeout must be"),
 ])

@@ -23,6 +23,9 @@ A worker that dies in the middle of a task (killed, out of memory) costs only th
 scheduler gives the task to another worker, up to Dask's ``distributed.scheduler.allowed-failures``
 times (3 by default), and the outcome records ``retried=True``; the callers print which tasks were
 retried. A task that raises is not retried: the exception is re-raised here, as it would be in serial.
+A cluster left with no worker at all (every worker and its nanny gone, or a remote cluster scaled to
+zero) is noticed: after ``worker_timeout`` seconds (default :data:`WORKER_TIMEOUT`) without a worker
+the call raises :class:`SchedulerError` naming the tasks still unfinished.
 """
 
 from __future__ import annotations
@@ -43,11 +46,17 @@ from tqdm import tqdm
 
 from .environment import torch_threads
 
-__all__ = ["CONNECT_TIMEOUT", "SCHEDULERS", "SchedulerError", "TaskOutcome", "run_tasks", "task_seed",
+__all__ = ["CONNECT_TIMEOUT", "WORKER_TIMEOUT", "SCHEDULERS", "SchedulerError", "TaskOutcome", "run_tasks", "task_seed",
            "default_jobs", "check_scheduler", "add_scheduler_arguments", "positive_integer"]
 
 CONNECT_TIMEOUT = 20.0
 """Seconds :func:`run_tasks` waits for a scheduler address to answer before it gives up."""
+
+WORKER_TIMEOUT = 300.0
+"""Seconds :func:`run_tasks` lets unfinished tasks wait on a cluster with no worker at all (every worker
+gone and none restarted) before it gives up with :class:`SchedulerError`, instead of waiting forever."""
+
+_POLL_SECONDS = 5.0  # how often the cluster's workers are counted while no task completes
 
 SCHEDULERS = ("local", "serial")
 """The named schedulers; any other ``scheduler`` string is a scheduler address."""
@@ -84,7 +93,8 @@ def task_seed(seed: int, key: str) -> int:
     return int.from_bytes(digest, "little") >> 1
 
 
-def check_scheduler(scheduler: str, jobs: int | None = None, connect_timeout: float = CONNECT_TIMEOUT) -> None:
+def check_scheduler(scheduler: str, jobs: int | None = None, connect_timeout: float = CONNECT_TIMEOUT,
+                    worker_timeout: float = WORKER_TIMEOUT) -> None:
     """Validate the scheduling arguments (``ValueError``/``TypeError`` naming the parameter)."""
     if not isinstance(scheduler, str) or not scheduler:
         raise TypeError(f"scheduler must be 'serial', 'local' or a scheduler address, got {scheduler!r}")
@@ -95,13 +105,17 @@ def check_scheduler(scheduler: str, jobs: int | None = None, connect_timeout: fl
             raise ValueError(f"jobs must be >= 1 (or None: one per core), got {jobs}")
     if not (isinstance(connect_timeout, (int, float)) and connect_timeout > 0):
         raise ValueError(f"connect_timeout must be a number of seconds > 0, got {connect_timeout!r}")
+    if not (isinstance(worker_timeout, (int, float)) and worker_timeout > 0):
+        raise ValueError(f"worker_timeout must be a number of seconds > 0, got {worker_timeout!r}")
     if scheduler not in ("serial", "local") and not _ADDRESS.fullmatch(scheduler):
         raise SchedulerError(f"scheduler must be 'serial', 'local' or a scheduler address such as tcp://host:8786 "
                              f"or host:8786, got {scheduler!r}")
 
 
-# a Dask address: [protocol://]host:port (host a name, an IPv4 address or a bracketed IPv6 address)
-_ADDRESS = re.compile(r"(?:(?:tcp|tls|ucx|ws|wss|inproc)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):[0-9]{1,5}/?")
+# a Dask address: [protocol://]host:port (host a name, an IPv4 address or a bracketed IPv6 address), or
+# the in-process inproc://host/pid/n of a cluster started with processes=False in this process
+_ADDRESS = re.compile(r"(?:(?:tcp|tls|ucx|ws|wss)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):[0-9]{1,5}/?"
+                      r"|inproc://[A-Za-z0-9_.-]+/[0-9]+/[0-9]+")
 
 
 def positive_integer(text: str) -> int:
@@ -148,17 +162,19 @@ def _run_one(fn: Callable, args: tuple, key: str, seed: int, threads: int | None
 
 def run_tasks(fn: Callable, tasks: Sequence[tuple[Hashable, tuple]], *, seed: int = 0, scheduler: str = "serial",
               jobs: int | None = None, threads: int | None = 1, connect_timeout: float = CONNECT_TIMEOUT,
-              progress: str | None = None, quiet: bool = False) -> list[TaskOutcome]:
+              worker_timeout: float = WORKER_TIMEOUT, progress: str | None = None,
+              quiet: bool = False) -> list[TaskOutcome]:
     """Run ``fn(*args)`` for each ``(key, args)`` of ``tasks``; the outcomes in the order of ``tasks``.
 
     ``scheduler``: ``"serial"``, ``"local"`` or an address (module docstring); ``jobs``: workers of the
     local cluster (default :func:`default_jobs`; ignored otherwise); ``threads``: torch threads per task
-    (:func:`~piadm_verify.reporting.environment.torch_threads`); ``progress``: the label of a progress
+    (:func:`~piadm_verify.reporting.environment.torch_threads`); ``worker_timeout``: seconds to wait on a
+    cluster that has no worker left before giving up (:data:`WORKER_TIMEOUT`); ``progress``: the label of a progress
     bar on stderr that advances as tasks complete (none when ``quiet`` or ``None``). Keys must be
     unique; ``fn`` and the arguments must pickle unless ``scheduler`` is ``"serial"``. Raises what a
     task raised, or :class:`SchedulerError` when the cluster cannot be reached or started.
     """
-    check_scheduler(scheduler, jobs, connect_timeout)
+    check_scheduler(scheduler, jobs, connect_timeout, worker_timeout)
     keys = [str(key) for key, _ in tasks]
     if len(set(keys)) != len(keys):
         raise ValueError(f"task keys must be unique, got {keys}")
@@ -174,7 +190,7 @@ def run_tasks(fn: Callable, tasks: Sequence[tuple[Hashable, tuple]], *, seed: in
                 bar.update()
             return outcomes
         return _run_distributed(fn, keys, [tuple(args) for _, args in tasks], seed, scheduler, jobs, threads,
-                                connect_timeout, bar)
+                                connect_timeout, worker_timeout, bar)
     finally:
         bar.close()
 
@@ -184,8 +200,9 @@ def _attempts(keys: list[str], dask_scheduler=None) -> dict[str, int]:
     return {key: dask_scheduler.tasks[key].suspicious for key in keys if key in dask_scheduler.tasks}
 
 
-def _run_distributed(fn, keys, args_list, seed, scheduler, jobs, threads, connect_timeout, bar) -> list[TaskOutcome]:
-    from distributed import Client, LocalCluster, as_completed
+def _run_distributed(fn, keys, args_list, seed, scheduler, jobs, threads, connect_timeout, worker_timeout,
+                     bar) -> list[TaskOutcome]:
+    from distributed import Client, LocalCluster, wait
     from distributed.scheduler import KilledWorker
 
     cluster = None
@@ -214,15 +231,31 @@ def _run_distributed(fn, keys, args_list, seed, scheduler, jobs, threads, connec
                        for key, args, dask_key in zip(keys, args_list, dask_keys)]
             index = {future.key: i for i, future in enumerate(futures)}
             results: list = [None] * len(futures)
-            for future in as_completed(futures):
-                i = index[future.key]
+            pending, workerless_since = list(futures), None
+            while pending:
                 try:
-                    results[i] = future.result()
-                except KilledWorker as error:
-                    raise SchedulerError(f"task {keys[i]!r} was lost with its worker too many times "
-                                         f"(Dask's distributed.scheduler.allowed-failures): {error}") from error
-                bar.set_postfix_str(keys[i])
-                bar.update()
+                    done, not_done = wait(pending, timeout=min(_POLL_SECONDS, worker_timeout / 2), return_when="FIRST_COMPLETED")
+                except TimeoutError:
+                    done, not_done = (), pending
+                for future in done:
+                    i = index[future.key]
+                    try:
+                        results[i] = future.result()
+                    except KilledWorker as error:
+                        raise SchedulerError(f"task {keys[i]!r} was lost with its worker too many times "
+                                             f"(Dask's distributed.scheduler.allowed-failures): {error}") from error
+                    bar.set_postfix_str(keys[i])
+                    bar.update()
+                pending = list(not_done)
+                if done or not pending or client.nthreads():
+                    workerless_since = None
+                    continue
+                workerless_since = workerless_since or time.monotonic()
+                if time.monotonic() - workerless_since > worker_timeout:
+                    left = [keys[index[future.key]] for future in pending]
+                    raise SchedulerError(f"the cluster has had no worker for {worker_timeout:g} s (worker_timeout) "
+                                         f"with {len(left)} task(s) unfinished: {', '.join(left[:5])}"
+                                         f"{', …' if len(left) > 5 else ''}")
             lost = client.run_on_scheduler(_attempts, dask_keys)
             del futures
         return [TaskOutcome(key, value, seconds, retried=lost.get(dask_key, 0) > 0)
