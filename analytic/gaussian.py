@@ -124,16 +124,25 @@ class Gaussian:
             raise ValueError("s must be a scalar for marginal(s)")
         return Gaussian.from_eigen(mean_s, eigvals_s, self._eigvecs)
 
-    def score(self, x: torch.Tensor, s=0.0) -> torch.Tensor:
-        """Exact ``∇ log p_s(x) = -Σ_s^{-1}(x - μ_s)``; ``x`` (..., d), ``s`` broadcastable to ``x.shape[:-1]``."""
+    def score(self, x: torch.Tensor, s=0.0, out: torch.Tensor | None = None) -> torch.Tensor:
+        """Exact ``∇ log p_s(x) = -Σ_s^{-1}(x - μ_s)``; ``x`` (..., d), ``s`` broadcastable to ``x.shape[:-1]``.
+
+        ``out``: a tensor shaped like ``x`` (not overlapping it) that receives the result and is
+        returned; the samplers pass one buffer for every round, which spares a fresh allocation
+        per round (for a large batch a fresh allocation costs the kernel's page faults, several
+        times the arithmetic).
+        """
         x = check_points(x, self.dim)
+        if out is not None and (not isinstance(out, torch.Tensor) or out.shape != x.shape or out.dtype != x.dtype):
+            raise ValueError(f"out must be a tensor shaped like x {tuple(x.shape)} of dtype {x.dtype}")
         mean, eigvals, eigvecs = self._params(x)
         mean_s, eigvals_s = marginal_terms(s, x, mean, eigvals)
         if eigvecs is None:  # diagonal: -(x - μ_s)/λ_s as one fused multiply-add over x
             precision = 1.0 / eigvals_s
-            return torch.addcmul(mean_s * precision, x, -precision)
+            return torch.addcmul(mean_s * precision, x, -precision, out=out)
         z = to_eigen(x - mean_s, eigvecs)
-        return -from_eigen(z / eigvals_s, eigvecs)
+        value = from_eigen(z / eigvals_s, eigvecs)
+        return torch.neg(value) if out is None else torch.neg(value, out=out)
 
     def log_prob(self, x: torch.Tensor, s=0.0) -> torch.Tensor:
         """``log p_s(x)``, shape ``x.shape[:-1]`` (broadcast with ``s``)."""

@@ -463,19 +463,83 @@ def test_nonfinite_force_piadm_ode_corrector(block, sub, iteration):
 
 @pytest.mark.parametrize(
     "dtype,gamma,h,steps,tol",
-    [(torch.float32, 100.0, 1.0, 16, 1e-4), (F64, 400.0, 2.0, 64, 1e-12)],
-    ids=["float32-gamma_h=100", "float64-gamma_h=800"],
+    [(torch.float32, 100.0, 1.0, 16, 1e-4), (F64, 400.0, 2.0, 64, 1e-12), (F64, 0.1, 1.0, 16, 1e-12),
+     (torch.float32, 0.1, 1.0, 16, 1e-4)],
+    ids=["float32-gamma_h=100", "float64-gamma_h=800", "float64-gamma=0.1-coupled", "float32-gamma=0.1-coupled"],
 )
-def test_stiff_corrector_scan_stays_finite(dtype, gamma, h, steps, tol):
-    """The corrector's velocity scan scales by e^{γ ε† m}; beyond γ h† ≈ 88 (float32) or ≈ 709
-    (float64) one cumulative sum over the sub-block would overflow. The scan restarts in spans, so
-    converged piadm_ode (K ≥ M_n, K† = M†) still equals sequential_ode path by path (to ``tol``)."""
+def test_converged_corrector_equals_the_sequential_one(dtype, gamma, h, steps, tol):
+    """Converged piadm_ode (K ≥ M_n, K† = M†) equals sequential_ode path by path (to ``tol``), with a
+    stiff corrector (γ h† = 100, 800: the recursion only ever multiplies by a ≤ 1, so nothing
+    overflows) in the decoupled form (p, v) = (x + v/γ, v), and with a small friction (γ = 0.1 <
+    DECOUPLED_MIN_GAMMA) in the coupled form."""
     grid, target = TimeGrid.uniform(T=2.0, eta=0.05, blocks=2, steps=4), diag_target()
     corrector = dict(K=steps, steps=steps, sub_blocks=2, h=h, gamma=gamma)
     parallel = piadm_ode(target, grid, 50, 3, K=4, corrector=corrector, generator=3, dtype=dtype).samples
     sequential = sequential_ode(target, grid, 50, 3, corrector=corrector, generator=3, dtype=dtype).samples
     assert torch.isfinite(parallel).all()
     torch.testing.assert_close(parallel, sequential, rtol=0, atol=tol)
+
+
+def test_decoupled_and_coupled_corrector_agree_at_every_iteration(monkeypatch):
+    """The decoupled corrector is the coupled recursion in other coordinates: with K† < M† (the
+    iterates differ from the sequential corrector) both forms give the same samples and residuals
+    to round-off, and the threshold really switches the form (the decoupled run's state differs
+    from the coupled one's in the last bits)."""
+    from piadm_verify.samplers import ode
+
+    grid, target = uniform_grid(), diag_target()
+    corrector = dict(K=2, steps=8, sub_blocks=2, h=0.8, gamma=2.0)
+    run = lambda: piadm_ode(target, grid, 40, 3, K=2, corrector=corrector, generator=5, trace=True)
+    decoupled = run()
+    monkeypatch.setattr(ode, "DECOUPLED_MIN_GAMMA", 3.0)
+    coupled = run()
+    torch.testing.assert_close(decoupled.samples, coupled.samples, rtol=0, atol=1e-12)
+    for a, b in zip(decoupled.trace, coupled.trace):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-13)
+    assert not torch.equal(decoupled.samples, coupled.samples)
+
+
+@pytest.mark.parametrize("chunk", [None, 2])
+@pytest.mark.parametrize("sampler, kwargs", [
+    (piadm_sde, dict(K=3)),
+    (piadm_ode, dict(K=3, corrector=dict(K=2, steps=4, sub_blocks=2, h=0.5))),
+], ids=["piadm_sde", "piadm_ode"])
+def test_a_score_that_takes_out_writes_into_one_buffer_with_the_same_result(sampler, kwargs, chunk):
+    """A score with an ``out=`` keyword (the analytic targets) is handed the sampler's buffer at every
+    round and gives bit for bit the samples of the same score without it, also when the rounds are
+    chunked; diagonal and full covariance."""
+    grid = uniform_grid()
+    for target in (diag_target(), full_target()):
+        handed = []
+
+        def with_out(x, s, out=None):
+            handed.append(out is not None)
+            return target.score(x, s, out=out)
+
+        run = lambda score: sampler(score, grid, 30, 3, generator=4, max_points_per_call=chunk, **kwargs)
+        written = run(with_out)
+        assert handed and all(handed)
+        assert torch.equal(written.samples, run(lambda x, s: target.score(x, s)).samples)
+        assert torch.equal(run(target).samples, written.samples)
+
+
+def test_writes_into_and_the_out_contract():
+    from piadm_verify.samplers.common import evaluate_score, writes_into
+
+    target = diag_target()
+    assert writes_into(target.score) and writes_into(lambda x, s, *, out=None: x)
+    assert not writes_into(lambda x, s: x) and not writes_into(torch.neg)
+    points, times = torch.randn(5, 4, 3, dtype=F64), torch.rand(5, 1, dtype=F64)
+    buffer = torch.empty_like(points)
+    assert evaluate_score(target.score, points, times, None, out=buffer) is buffer
+    assert torch.equal(buffer, target.score(points, times))
+    # a score that takes out= but hands back a tensor of its own: its value counts, chunk by chunk
+    own = lambda x, s, out=None: target.score(x, s)
+    assert torch.equal(evaluate_score(own, points, times, 2, out=torch.empty_like(points)), buffer)
+    with pytest.raises(ValueError, match=r"must return a tensor shaped like x \(2, 4, 3\)"):
+        evaluate_score(lambda x, s, out=None: x[..., :2], points, times, 2, out=torch.empty_like(points))
+    with pytest.raises(ValueError, match="out must be a tensor shaped like x"):
+        target.score(points, times, out=torch.empty(5, 4, 2, dtype=F64))
 
 
 def test_nonfinite_error_is_floating_point_error():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,7 +13,7 @@ from ..core.grid import TimeGrid
 from ..core.noise import StepNoise
 from ..core.schemes import SDEScheme
 
-__all__ = ["Setup", "setup", "check_noise", "start", "increments", "cumsum_", "weighted_cumsum", "resolve_score", "evaluate_score", "residual"]
+__all__ = ["Setup", "setup", "check_noise", "start", "increments", "cumsum_", "weighted_cumsum", "resolve_score", "writes_into", "evaluate_score", "residual"]
 
 
 def resolve_score(score):
@@ -144,18 +145,42 @@ def weighted_cumsum(x: torch.Tensor, weights, out: torch.Tensor) -> torch.Tensor
     return out
 
 
-def evaluate_score(score, points: torch.Tensor, times: torch.Tensor, max_points: int | None) -> torch.Tensor:
-    """``score(points, times)`` for points (M, n, d) and times (M, 1), in chunks of ``max_points``."""
+def writes_into(score) -> bool:
+    """Whether ``score`` takes an ``out=`` keyword (as the analytic targets' ``score`` methods do):
+    then the samplers hand it one preallocated buffer shaped like the points for every round."""
+    try:
+        parameter = inspect.signature(score).parameters.get("out")
+    except (TypeError, ValueError):  # builtins and other callables without a signature
+        return False
+    return parameter is not None and parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
+
+
+def evaluate_score(score, points: torch.Tensor, times: torch.Tensor, max_points: int | None,
+                   out: torch.Tensor | None = None) -> torch.Tensor:
+    """``score(points, times)`` for points (M, n, d) and times (M, 1), in chunks of ``max_points``.
+
+    ``out``: a buffer shaped like ``points`` for a score that :func:`writes_into` it (passed as
+    ``out=``, chunk by chunk); None, or a score without ``out=``, gets a fresh tensor back.
+    """
     if max_points is None or points.shape[0] <= max_points:
-        out = score(points, times)
-    else:
-        out = torch.cat(
-            [score(points[i : i + max_points], times[i : i + max_points]) for i in range(0, points.shape[0], max_points)]
-        )
-    if not isinstance(out, torch.Tensor) or out.shape != points.shape:
-        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise ValueError(f"score(x, s) must return a tensor shaped like x {tuple(points.shape)}, got {shape}")
+        return _shaped_like(points, score(points, times) if out is None else score(points, times, out=out))
+    chunks = range(0, points.shape[0], max_points)
+    if out is None:
+        return _shaped_like(points, torch.cat([score(points[i : i + max_points], times[i : i + max_points])
+                                               for i in chunks]))
+    for i in chunks:
+        view = out[i : i + max_points]
+        part = _shaped_like(view, score(points[i : i + max_points], times[i : i + max_points], out=view))
+        if part.data_ptr() != view.data_ptr():  # a score that returned its own tensor after all
+            view.copy_(part)
     return out
+
+
+def _shaped_like(points: torch.Tensor, value) -> torch.Tensor:
+    if not isinstance(value, torch.Tensor) or value.shape != points.shape:
+        shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+        raise ValueError(f"score(x, s) must return a tensor shaped like x {tuple(points.shape)}, got {shape}")
+    return value
 
 
 def residual(new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:

@@ -28,7 +28,7 @@ import torch
 from ..core.checks import positive_int
 from ..core.grid import TimeGrid
 from ..core.schemes import EXPONENTIAL_INTEGRATOR, Corrector, SDEScheme
-from .common import evaluate_score, setup, start
+from .common import evaluate_score, setup, start, writes_into
 from .result import NonFiniteError, RoundLog, SamplerResult
 from .sde import picard_block, picard_counts, sequential_block
 
@@ -44,6 +44,12 @@ def _corrector_noise(noise, corrector: Corrector, key):
     return rho_x * z[0] + sigma_x * z[1], sigma_v * z[0]
 
 
+DECOUPLED_MIN_GAMMA = 0.5
+"""Friction from which the parallel corrector runs its recursion in decoupled coordinates
+``(p, v) = (x + v/γ, v)`` (one row operation per step); below it, ``x = p − v/γ`` would lose about
+``log10(1/γ)`` digits to cancellation, and the coupled form (three row operations per step) is used."""
+
+
 def _picard_corrector(score, level: float, x: torch.Tensor, v: torch.Tensor, corrector: Corrector, noise,
                       max_points, block: int, residuals: list, log: RoundLog, measure: bool = True):
     """The parallel corrector at forward level ``s* = level``; returns the final (x, v) and whether an
@@ -51,41 +57,67 @@ def _picard_corrector(score, level: float, x: torch.Tensor, v: torch.Tensor, cor
 
     An iteration scores all M† positions of the previous iterate in one batched call, then runs the
     frozen-force recursion ``v_{j+1} = a v_j + b F_j + ξ_{v,j}``, ``x_{j+1} = x_j + b v_j + c F_j + ξ_{x,j}``
-    row by row into preallocated buffers: the same operations as the sequential corrector, at memory
-    speed, with nothing that can overflow (``a ≤ 1``). Without a residual to report, the last point
-    alone is checked for non-finite values: a non-finite force at any point reaches it through the
-    recursion.
+    row by row into preallocated buffers, with nothing that can overflow (``a ≤ 1``). Since
+    ``b = (1 − a)/γ``, the pair ``(p, v) = (x + v/γ, v)`` decouples it (docs/mathematics.md §5):
+    ``p_{j+1} = p_j + (ε†/γ) F_j + ξ_{x,j} + ξ_{v,j}/γ`` and ``v_{j+1} = a v_j + b F_j + ξ_{v,j}``, one
+    row operation per step on the stacked pair, then ``x = p − v/γ`` in one pass; for
+    ``γ < DECOUPLED_MIN_GAMMA`` the coupled recursion is run as written. Without a residual to
+    report, the last point alone is checked for non-finite values: a non-finite force at any point
+    reaches it through the recursion.
     """
     k = corrector.kinetic
     M = corrector.steps
     times = torch.full((M, 1), level, dtype=x.dtype, device=x.device)
-    a, b, c = k.a, k.velocity_force, k.position_force
+    a, b, c, gamma = k.a, k.velocity_force, k.position_force, k.gamma
+    decoupled = gamma >= DECOUPLED_MIN_GAMMA
     converged = True
     measure = measure or corrector.tol is not None
     if corrector.tol is not None:  # ParaDiGMS's normalisation with the SDE variance of a step of length ε†
         tolerance = corrector.tol ** 2 * x.shape[-1] * math.expm1(k.step)
-    buffer = lambda rows: torch.empty((rows, *x.shape), dtype=x.dtype, device=x.device)
-    path, new, velocities, drive, shift = buffer(M + 1), buffer(M + 1), buffer(M + 1), buffer(M), buffer(M)
+    buffer = lambda *rows: torch.empty((*rows, *x.shape), dtype=x.dtype, device=x.device)
+    path, new, forces = buffer(M + 1), buffer(M + 1), buffer(M)
+    into = forces if writes_into(score) else None
+    if decoupled:
+        # state[j] = (p_{j+1}, v_{j+1}); per step state[j] = drive[j] + factor ⊙ state[j-1]
+        state, factor = buffer(M, 2), torch.tensor([1.0, a], dtype=x.dtype, device=x.device)[:, None, None]
+        weights = torch.tensor([k.step / gamma, b], dtype=x.dtype, device=x.device)[:, None, None]
+        rows = state.unbind(0)
+    else:
+        velocities, drive, shift = buffer(M + 1), buffer(M), buffer(M)
     for sub in range(corrector.sub_blocks):
         shared = _corrector_noise(noise, corrector, ("corrector", block, sub)) if corrector.shared_noise else None
         path[:] = x
         new[0] = x
-        velocities[0] = v
+        if decoupled:
+            initial = torch.stack((x + v / gamma, v))
+            stacked = None if shared is None else torch.stack((shared[0] + shared[1] / gamma, shared[1]), 1)
+        else:
+            velocities[0] = v
         res = torch.full((corrector.iteration_limit,), math.nan, dtype=x.dtype, device=x.device)
         for it in range(corrector.iteration_limit):
             if shared is None:  # noise redrawn at every Picard iteration (a negative control)
                 xi_x, xi_v = _corrector_noise(noise, corrector, ("corrector", block, sub, it))
+                if decoupled:
+                    stacked = torch.stack((xi_x + xi_v / gamma, xi_v), 1)
             else:
                 xi_x, xi_v = shared
-            force = evaluate_score(score, path[:M], times, max_points)
-            torch.add(xi_v, force, alpha=b, out=drive)  # b F_j + ξ_{v,j}
-            torch.add(xi_x, force, alpha=c, out=shift)  # c F_j + ξ_{x,j}
-            for j in range(M):
-                torch.add(new[j], shift[j], out=new[j + 1])
-                new[j + 1].add_(velocities[j], alpha=b)
-                torch.add(drive[j], velocities[j], alpha=a, out=velocities[j + 1])
+            force = evaluate_score(score, path[:M], times, max_points, out=into)
+            if decoupled:
+                torch.addcmul(stacked, weights, force.unsqueeze(1), out=state)
+                rows[0].addcmul_(factor, initial)
+                for j in range(1, M):
+                    rows[j].addcmul_(factor, rows[j - 1])
+                torch.add(state[:, 0], state[:, 1], alpha=-1.0 / gamma, out=new[1:])
+            else:
+                torch.add(xi_v, force, alpha=b, out=drive)  # b F_j + ξ_{v,j}
+                torch.add(xi_x, force, alpha=c, out=shift)  # c F_j + ξ_{x,j}
+                for j in range(M):
+                    torch.add(new[j], shift[j], out=new[j + 1])
+                    new[j + 1].add_(velocities[j], alpha=b)
+                    torch.add(drive[j], velocities[j], alpha=a, out=velocities[j + 1])
             if measure:
-                norms = torch.linalg.vector_norm(torch.sub(new[1:], path[1:], out=shift), dim=-1)
+                scratch = state[:, 0] if decoupled else shift  # no longer needed this iteration
+                norms = torch.linalg.vector_norm(torch.sub(new[1:], path[1:], out=scratch), dim=-1)
                 res[it] = norms.square().mean(-1).sqrt().max()
                 finite = bool(torch.isfinite(res[it]))
             else:
@@ -101,7 +133,7 @@ def _picard_corrector(score, level: float, x: torch.Tensor, v: torch.Tensor, cor
         else:
             converged = converged and corrector.tol is None
         residuals.append(res)
-        x, v = path[-1].clone(), velocities[-1].clone()
+        x, v = path[-1].clone(), (state[-1, 1] if decoupled else velocities[-1]).clone()
     return x, v, converged
 
 

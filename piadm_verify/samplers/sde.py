@@ -11,7 +11,7 @@ import torch
 from ..core.checks import check_v, positive_int, positive_number
 from ..core.grid import GridBlock, TimeGrid
 from ..core.schemes import EXPONENTIAL_INTEGRATOR, SDEScheme
-from .common import cumsum_, evaluate_score, increments, resolve_score, setup, start, weighted_cumsum
+from .common import cumsum_, evaluate_score, increments, resolve_score, setup, start, weighted_cumsum, writes_into
 from .result import NonFiniteError, RoundLog, SamplerResult
 
 __all__ = ["piadm_sde", "sequential_sde", "picard_block", "sequential_block"]
@@ -66,30 +66,37 @@ def picard_block(
     offset = scheme.score_offset
     times = as_t(block.horizon - (block.start + block.taus[offset : offset + n_steps]))[:, None]
 
-    def driving_noise(key=None):
+    def fixed_term(key=None):
+        # D_m (y0 + v Σ_{j<m} D_{j+1}^{-1} ζ_j), built in place in the increments' fresh tensor (a block of
+        # a large batch costs page faults for every new tensor); the same operations, in the same order,
+        # as writing it out
         zeta = increments(noise, block, scheme.noise_variance(eps), key)
-        return v * cumsum_(as_t(shrink)[:, None, None] * zeta)
+        cumsum_(zeta.mul_(as_t(shrink)[:, None, None])).mul_(v)
+        total = zeta.add_(y0) if zeta.shape == (n_steps, *y0.shape) else zeta + y0  # a probe's (M, 1, d) draw
+        return total.mul_(grow)
 
     # Y^{(k+1)}_{m+1} = D_{m+1} (y0 + Σ_{j≤m} D_{j+1}^{-1} v ζ_j) + D_{m+1} Σ_{j≤m} D_{j+1}^{-1} c_j S_j: the first
     # term ("base") does not change between iterations, so an iteration is one weighted cumulative sum
     # (samplers.common.weighted_cumsum) and one fused multiply-add into preallocated buffers (docs/mathematics.md §4).
     measure = measure or tol is not None
     redraw = v != 0.0 and not scheme.shared_noise
-    base = grow * (y0 + driving_noise()) if v != 0.0 and scheme.shared_noise else grow * y0
+    base = fixed_term() if v != 0.0 and scheme.shared_noise else grow * y0
     path = torch.empty((n_steps + 1, *y0.shape), dtype=y0.dtype, device=y0.device)
     path[:] = y0
     new = torch.empty_like(path)
     new[0] = y0
     work = torch.empty((n_steps, *y0.shape), dtype=y0.dtype, device=y0.device)
+    # a score that takes out= (the analytic targets) writes every iteration into one buffer
+    into = torch.empty_like(work) if writes_into(score) else None
     residuals = torch.full((K,), math.nan, dtype=y0.dtype, device=y0.device)
     if tol is not None:
         scale = tol * tol * y0.shape[-1] * as_t(scheme.noise_variance(eps))[:, None]
     converged = tol is None
     for k in range(K):
-        scores = evaluate_score(score, path[offset : offset + n_steps], times, max_points)
+        scores = evaluate_score(score, path[offset : offset + n_steps], times, max_points, out=into)
         weighted_cumsum(scores, weight, out=work)
         if redraw:
-            base = grow * (y0 + driving_noise(("redraw", block.index, k)))
+            base = fixed_term(("redraw", block.index, k))
         torch.addcmul(base, grow, work, out=new[1:])
         if measure:
             # ‖ΔY_j‖ per point and sample; a NaN or inf anywhere in the iterate reaches the residual, so
