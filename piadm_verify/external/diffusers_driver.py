@@ -51,12 +51,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..core.checks import positive_int, positive_number
 from ..core.grid import TimeGrid
 from ..oracle.probe import PROBE_RTOL, NotAffineError
 from ..samplers.common import setup, start
 from ..samplers.result import RoundLog, SamplerResult
-from ..samplers.window import paradigms_chain
+from ..samplers.window import paradigms_chain, window_options
 from ..scores.adapters import epsilon_from_score, v_from_score, x0_from_score
 
 __all__ = [
@@ -535,19 +534,7 @@ class DiffusersSampler:
         if float(self.step_options.get("eta", 0.0)) != 0.0:
             raise ValueError(f"{self.name}.batch_step_no_noise takes eta = 0 only, got step_options eta = "
                              f"{self.step_options['eta']!r}")
-        window = positive_int(window, "window")
-        if tol is None:
-            if stride is None:
-                raise ValueError("pass tol (the acceptance tolerance) or, for the fixed-stride variant, stride")
-            stride = positive_int(stride, "stride")
-            if stride > window:
-                raise ValueError(f"stride must lie in [1, window = {window}], got {stride}")
-        else:
-            tol = positive_number(tol, "tol")
-            if stride is not None:
-                raise ValueError("stride is for the fixed-stride variant (tol=None)")
-        if max_sweeps is not None:
-            max_sweeps = positive_int(max_sweeps, "max_sweeps")
+        window, tol, stride, max_sweeps = window_options(window, tol, stride, max_sweeps)
         chain = DiffusersChain(sch, net)
         with RoundLog(f"{self.name} (ParaDiGMS)", None, callback, progress) as log:
             run = paradigms_chain(chain, sample, noise, window, tol, stride, max_sweeps, log, sampler=self.name)

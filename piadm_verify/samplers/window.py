@@ -23,7 +23,7 @@ from ..core.schemes import EXPONENTIAL_INTEGRATOR, SDEScheme
 from .common import cumsum_, evaluate_score, resolve_score, setup, start
 from .result import NonFiniteError, RoundLog, SamplerResult
 
-__all__ = ["GridChain", "ChainRun", "paradigms_chain", "paradigms", "parataa_chain", "parataa"]
+__all__ = ["GridChain", "ChainRun", "window_options", "paradigms_chain", "paradigms", "parataa_chain", "parataa"]
 
 
 class GridChain:
@@ -138,6 +138,27 @@ def paradigms_chain(chain, x0: torch.Tensor, noise, window: int, tol: float | No
     return ChainRun(states[0].clone(), sweeps, True, tuple(trace))
 
 
+def window_options(window, tol, stride, max_sweeps) -> tuple[int, float | None, int | None, int | None]:
+    """Check ParaDiGMS's window arguments (shared with the diffusers driver's batch path): a window of
+    ``window ≥ 1`` points, and either a tolerance ``tol > 0`` or, for the fixed-stride variant
+    (``tol=None``), a ``stride`` in ``[1, window]``; ``max_sweeps ≥ 1`` or None."""
+    window = positive_int(window, "window")
+    if tol is None:
+        if stride is None:
+            raise ValueError("pass tol (the acceptance tolerance) or, for the fixed-stride variant, stride")
+        stride = positive_int(stride, "stride")
+        if stride > window:
+            raise ValueError(f"stride must lie in [1, window = {window}], got {stride}")
+    else:
+        tol = positive_number(tol, "tol")
+        if stride is not None:
+            raise ValueError("stride is for the fixed-stride variant (tol=None); with a tolerance the window slides "
+                             "by the acceptance rule")
+    if max_sweeps is not None:
+        max_sweeps = positive_int(max_sweeps, "max_sweeps")
+    return window, tol, stride, max_sweeps
+
+
 @torch.no_grad()
 def paradigms(
     score,
@@ -176,21 +197,8 @@ def paradigms(
     Returns ``rounds = iterations =`` the sweeps, ``score_evals = Σ`` window sizes, ``peak_points =
     window`` (or J if smaller).
     """
-    window = positive_int(window, "window")
+    window, tol, stride, max_sweeps = window_options(window, tol, stride, max_sweeps)
     v = check_v(v)
-    if tol is None:
-        if stride is None:
-            raise ValueError("pass tol (the acceptance tolerance) or, for the fixed-stride variant, stride")
-        stride = positive_int(stride, "stride")
-        if stride > window:
-            raise ValueError(f"stride must lie in [1, window = {window}], got {stride}")
-    else:
-        tol = positive_number(tol, "tol")
-        if stride is not None:
-            raise ValueError("stride is for the fixed-stride variant (tol=None); with a tolerance the window slides "
-                             "by the acceptance rule")
-    if max_sweeps is not None:
-        max_sweeps = positive_int(max_sweeps, "max_sweeps")
     if max_points_per_call is not None:
         positive_int(max_points_per_call, "max_points_per_call")
     env = setup(score, grid, n, dim, x0, generator, dtype, device, scheme, noise)
