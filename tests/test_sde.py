@@ -738,3 +738,26 @@ def test_target_object_accepted_as_score():
     a = piadm_sde(target, grid, K=2, n=4, dim=3, generator=0)
     b = piadm_sde(target.score, grid, K=2, n=4, dim=3, generator=0)
     assert torch.equal(a.samples, b.samples)
+
+
+def test_workspace_hands_out_the_same_memory_while_the_shape_fits():
+    """The blocks of one run share their buffers (samplers.common.Workspace); a block with fewer steps
+    gets the first rows, a larger one or another dtype a new buffer; and an early-stopping grid,
+    whose blocks grow, gives the same samples as fresh buffers per block (the previous behaviour)."""
+    from piadm_verify.samplers.common import Workspace
+
+    like = torch.zeros(4, 3, dtype=F64)
+    space = Workspace()
+    first = space.get("path", (6, 4, 3), like)
+    assert space.get("path", (5, 4, 3), like).data_ptr() == first.data_ptr()
+    assert space.get("path", (5, 4, 3), like).shape == (5, 4, 3)
+    assert space.get("path", (7, 4, 3), like).data_ptr() != first.data_ptr()
+    assert space.get("path", (7, 4, 3), like.float()).dtype == torch.float32
+    assert space.get("other", (7, 4, 3), like).data_ptr() != space.get("path", (7, 4, 3), like).data_ptr()
+    grid, target = es_grid(), diag_target()
+    assert len({b.n_steps for b in grid}) > 1
+    noise = StepNoise(grid, 20, 3, generator=2)
+    y = noise.initial()
+    for block in grid:  # every block on fresh buffers (workspace=None)
+        y = picard_block(target.score, block, y, 3, EXPONENTIAL_INTEGRATOR, 1.0, noise).value
+    assert torch.equal(piadm_sde(target, grid, noise=noise, K=3).samples, y)

@@ -13,7 +13,7 @@ from ..core.grid import TimeGrid
 from ..core.noise import StepNoise
 from ..core.schemes import SDEScheme
 
-__all__ = ["Setup", "setup", "check_noise", "start", "increments", "cumsum_", "weighted_cumsum", "resolve_score", "writes_into", "evaluate_score", "residual"]
+__all__ = ["Setup", "setup", "check_noise", "start", "increments", "cumsum_", "weighted_cumsum", "Workspace", "resolve_score", "writes_into", "evaluate_score", "residual"]
 
 
 def resolve_score(score):
@@ -143,6 +143,24 @@ def weighted_cumsum(x: torch.Tensor, weights, out: torch.Tensor) -> torch.Tensor
     for j in range(1, x.shape[0]):
         torch.add(out[j - 1], x[j], alpha=w[j], out=out[j])
     return out
+
+
+class Workspace:
+    """Buffers that the blocks of one run share: ``get(name, shape, like)`` is a tensor of ``shape``
+    with ``like``'s dtype and device, the same memory on every call while the shape fits (a shorter
+    leading dimension is a view of the first rows). On the CPU a fresh tensor of a large batch costs
+    the kernel's page faults, several times the arithmetic that fills it; a run with many blocks
+    pays them once. The contents are not kept: every caller fills what it reads."""
+
+    def __init__(self):
+        self._buffers: dict[str, torch.Tensor] = {}
+
+    def get(self, name: str, shape: tuple, like: torch.Tensor) -> torch.Tensor:
+        buffer = self._buffers.get(name)
+        if (buffer is None or buffer.shape[0] < shape[0] or buffer.shape[1:] != tuple(shape[1:])
+                or buffer.dtype != like.dtype or buffer.device != like.device):
+            buffer = self._buffers[name] = torch.empty(shape, dtype=like.dtype, device=like.device)
+        return buffer[: shape[0]]
 
 
 def writes_into(score) -> bool:

@@ -28,7 +28,7 @@ import torch
 from ..core.checks import positive_int
 from ..core.grid import TimeGrid
 from ..core.schemes import EXPONENTIAL_INTEGRATOR, Corrector, SDEScheme
-from .common import evaluate_score, setup, start, writes_into
+from .common import Workspace, evaluate_score, setup, start, writes_into
 from .result import NonFiniteError, RoundLog, SamplerResult
 from .sde import picard_block, picard_counts, sequential_block
 
@@ -51,7 +51,8 @@ DECOUPLED_MIN_GAMMA = 0.5
 
 
 def _picard_corrector(score, level: float, x: torch.Tensor, v: torch.Tensor, corrector: Corrector, noise,
-                      max_points, block: int, residuals: list, log: RoundLog, measure: bool = True):
+                      max_points, block: int, residuals: list, log: RoundLog, measure: bool = True,
+                      workspace: Workspace | None = None):
     """The parallel corrector at forward level ``s* = level``; returns the final (x, v) and whether an
     adaptive corrector met its tolerance in every sub-block.
 
@@ -74,16 +75,18 @@ def _picard_corrector(score, level: float, x: torch.Tensor, v: torch.Tensor, cor
     measure = measure or corrector.tol is not None
     if corrector.tol is not None:  # ParaDiGMS's normalisation with the SDE variance of a step of length ε†
         tolerance = corrector.tol ** 2 * x.shape[-1] * math.expm1(k.step)
-    buffer = lambda *rows: torch.empty((*rows, *x.shape), dtype=x.dtype, device=x.device)
-    path, new, forces = buffer(M + 1), buffer(M + 1), buffer(M)
-    into = forces if writes_into(score) else None
+    workspace = workspace or Workspace()
+    buffer = lambda name, *rows: workspace.get(f"corrector {name}", (*rows, *x.shape), x)
+    path, new = buffer("path", M + 1), buffer("new", M + 1)
+    into = buffer("forces", M) if writes_into(score) else None
     if decoupled:
         # state[j] = (p_{j+1}, v_{j+1}); per step state[j] = drive[j] + factor ⊙ state[j-1]
-        state, factor = buffer(M, 2), torch.tensor([1.0, a], dtype=x.dtype, device=x.device)[:, None, None]
+        state = buffer("state", M, 2)
+        factor = torch.tensor([1.0, a], dtype=x.dtype, device=x.device)[:, None, None]
         weights = torch.tensor([k.step / gamma, b], dtype=x.dtype, device=x.device)[:, None, None]
         rows = state.unbind(0)
     else:
-        velocities, drive, shift = buffer(M + 1), buffer(M), buffer(M)
+        velocities, drive, shift = buffer("velocities", M + 1), buffer("drive", M), buffer("shift", M)
     for sub in range(corrector.sub_blocks):
         shared = _corrector_noise(noise, corrector, ("corrector", block, sub)) if corrector.shared_noise else None
         path[:] = x
@@ -164,6 +167,7 @@ def _run_ode(parallel: bool, score, grid, K, n, dim, x0, generator, noise, dtype
     y = start(env, scheme.initial_variance)
     velocity = None
     residuals: list = []
+    workspace = Workspace()
     converged = True
     name = "piadm_ode" if parallel else "sequential_ode"
     adaptive = K is None or (corrector is not None and corrector.K is None)
@@ -176,7 +180,7 @@ def _run_ode(parallel: bool, score, grid, K, n, dim, x0, generator, noise, dtype
             if parallel:
                 limit = K if K is not None else (max_K or block.n_steps + 1)
                 out = picard_block(env.score, block, y, limit, scheme, 0.0, env.noise, max_points, sampler=name,
-                                   log=log, tol=tol, measure=measure)
+                                   log=log, tol=tol, measure=measure, workspace=workspace)
                 y, converged = out.value, converged and out.converged
                 residuals.append(out.residuals)
             else:
@@ -187,7 +191,7 @@ def _run_ode(parallel: bool, score, grid, K, n, dim, x0, generator, noise, dtype
                 velocity = env.noise.extra(("velocity", block.index))
             if parallel:
                 y, velocity, done = _picard_corrector(env.score, block.end_time, y, velocity, corrector, env.noise,
-                                                      max_points, block.index, residuals, log, measure)
+                                                      max_points, block.index, residuals, log, measure, workspace)
                 converged = converged and done
             else:
                 y, velocity = _sequential_corrector(env.score, block.end_time, y, velocity, corrector, env.noise,

@@ -11,7 +11,8 @@ import torch
 from ..core.checks import check_v, positive_int, positive_number
 from ..core.grid import GridBlock, TimeGrid
 from ..core.schemes import EXPONENTIAL_INTEGRATOR, SDEScheme
-from .common import cumsum_, evaluate_score, increments, resolve_score, setup, start, weighted_cumsum, writes_into
+from .common import (Workspace, cumsum_, evaluate_score, increments, resolve_score, setup, start, weighted_cumsum,
+                     writes_into)
 from .result import NonFiniteError, RoundLog, SamplerResult
 
 __all__ = ["piadm_sde", "sequential_sde", "picard_block", "sequential_block"]
@@ -31,6 +32,7 @@ def picard_block(
     log: RoundLog | None = None,
     tol: float | None = None,
     measure: bool = True,
+    workspace: Workspace | None = None,
 ) -> "BlockOutput":
     """K Picard iterations on one block (docs/mathematics.md §4); returns :class:`BlockOutput`
     ``(Y^{(K)}_{M_n}, residuals (K,), path_kl, converged)``.
@@ -41,7 +43,8 @@ def picard_block(
     SDE noise variance ``Var ζ_j`` (also for v = 0), so tolerances mean the same for both samplers.
     At most ``M_n + 1`` iterations are needed: after ``M_n`` the iterate is the sequential one.
     ``measure=False`` skips the residuals (NaN in the result) when nothing reads them (no trace, no
-    callback, no tolerance): one pass less per iteration.
+    callback, no tolerance): one pass less per iteration. ``workspace``: the run's
+    :class:`~piadm_verify.samplers.common.Workspace`, whose buffers the blocks share (None: fresh ones).
 
     ``Y^{(0)}_j ≡ y0``; iteration k evaluates ``S_j = score(Y^{(k)}_j, s_{n,j})`` for all ``j < M_n`` in
     one batched call, then solves the linear recursion
@@ -81,13 +84,13 @@ def picard_block(
     measure = measure or tol is not None
     redraw = v != 0.0 and not scheme.shared_noise
     base = fixed_term() if v != 0.0 and scheme.shared_noise else grow * y0
-    path = torch.empty((n_steps + 1, *y0.shape), dtype=y0.dtype, device=y0.device)
+    workspace = workspace or Workspace()
+    path, new = (workspace.get(name, (n_steps + 1, *y0.shape), y0) for name in ("path", "new"))
     path[:] = y0
-    new = torch.empty_like(path)
     new[0] = y0
-    work = torch.empty((n_steps, *y0.shape), dtype=y0.dtype, device=y0.device)
+    work = workspace.get("work", (n_steps, *y0.shape), y0)
     # a score that takes out= (the analytic targets) writes every iteration into one buffer
-    into = torch.empty_like(work) if writes_into(score) else None
+    into = workspace.get("scores", (n_steps, *y0.shape), y0) if writes_into(score) else None
     residuals = torch.full((K,), math.nan, dtype=y0.dtype, device=y0.device)
     if tol is not None:
         scale = tol * tol * y0.shape[-1] * as_t(scheme.noise_variance(eps))[:, None]
@@ -258,12 +261,13 @@ def piadm_sde(
     env = setup(score, grid, n, dim, x0, generator, dtype, device, scheme, noise)
     y = start(env, scheme.initial_variance)
     reference = None if reference_score is None else resolve_score(reference_score)
-    residuals, path_kl, converged = [], 0.0, True
+    residuals, path_kl, converged, workspace = [], 0.0, True, Workspace()
     with RoundLog("piadm_sde", None if K is None else K * grid.blocks, callback, progress) as log:
         for block in grid:
             limit = K if K is not None else (max_K or block.n_steps + 1)
             out = picard_block(env.score, block, y, limit, scheme, v, env.noise, max_points_per_call,
-                               reference=reference, log=log, tol=tol, measure=trace or callback is not None)
+                               reference=reference, log=log, tol=tol, measure=trace or callback is not None,
+                               workspace=workspace)
             y = out.value
             residuals.append(out.residuals)
             converged &= out.converged
