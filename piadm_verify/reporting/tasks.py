@@ -46,8 +46,8 @@ from tqdm import tqdm
 
 from .environment import torch_threads
 
-__all__ = ["CONNECT_TIMEOUT", "WORKER_TIMEOUT", "SCHEDULERS", "SchedulerError", "TaskOutcome", "run_tasks", "task_seed",
-           "default_jobs", "check_scheduler", "add_scheduler_arguments", "positive_integer"]
+__all__ = ["CONNECT_TIMEOUT", "WORKER_TIMEOUT", "SCHEDULERS", "SchedulerError", "TaskOutcome", "run_tasks",
+           "task_seed", "default_jobs", "check_scheduler", "add_scheduler_arguments", "positive_integer"]
 
 CONNECT_TIMEOUT = 20.0
 """Seconds :func:`run_tasks` waits for a scheduler address to answer before it gives up."""
