@@ -11,7 +11,7 @@ import torch
 from ..core.checks import check_v, positive_int, positive_number
 from ..core.grid import GridBlock, TimeGrid
 from ..core.schemes import EXPONENTIAL_INTEGRATOR, SDEScheme
-from .common import (Workspace, cumsum_, evaluate_score, increments, resolve_score, setup, start, weighted_cumsum,
+from .common import (Workspace, cumsum_, evaluate_score, increments, resolve_score, scaled_cumsum_, setup, start,
                      writes_into)
 from .result import NonFiniteError, RoundLog, SamplerResult
 
@@ -78,33 +78,46 @@ def picard_block(
         total = zeta.add_(y0) if zeta.shape == (n_steps, *y0.shape) else zeta + y0  # a probe's (M, 1, d) draw
         return total.mul_(grow)
 
-    # Y^{(k+1)}_{m+1} = D_{m+1} (y0 + Σ_{j≤m} D_{j+1}^{-1} v ζ_j) + D_{m+1} Σ_{j≤m} D_{j+1}^{-1} c_j S_j: the first
-    # term ("base") does not change between iterations, so an iteration is one weighted cumulative sum
-    # (samplers.common.weighted_cumsum) and one fused multiply-add into preallocated buffers (docs/mathematics.md §4).
+    # Y^{(k+1)}_{m+1} = D_{m+1} (y0 + Σ_{j≤m} D_{j+1}^{-1} v ζ_j) + D_{m+1} Σ_{j≤m} w_j S_j with w_j = D_{j+1}^{-1} c_j:
+    # the first term ("base") does not change between iterations, so an iteration is one in-place scaled cumulative
+    # sum of the scores, u_m = Σ_{j≤m} (w_j/w_m) S_j (samplers.common.scaled_cumsum_), and one fused multiply-add
+    # Y = base + (D w) ⊙ u, all in buffers the run's blocks share (docs/mathematics.md §4). Weights that are zero
+    # or not finite (a scheme of someone else's) are multiplied in first instead, and u is a plain cumulative sum.
     measure = measure or tol is not None
     redraw = v != 0.0 and not scheme.shared_noise
     base = fixed_term() if v != 0.0 and scheme.shared_noise else grow * y0
+    scaled = bool(np.all(np.isfinite(weight)) and np.all(weight != 0.0))
+    coefficient = grow * as_t(weight)[:, None, None] if scaled else grow
     workspace = workspace or Workspace()
-    path, new = (workspace.get(name, (n_steps + 1, *y0.shape), y0) for name in ("path", "new"))
+    buffer = lambda name, rows: workspace.get(name, (rows, *y0.shape), y0)
+    path, new, sums = buffer("path", n_steps + 1), buffer("new", n_steps + 1), buffer("sums", n_steps)
     path[:] = y0
     new[0] = y0
-    work = workspace.get("work", (n_steps, *y0.shape), y0)
-    # a score that takes out= (the analytic targets) writes every iteration into one buffer
-    into = workspace.get("scores", (n_steps, *y0.shape), y0) if writes_into(score) else None
+    # a score that takes out= (the analytic targets) writes into the sums' buffer; another one's tensor is copied there
+    into = sums if writes_into(score) else None
+    raw = buffer("raw scores", n_steps) if reference is not None else None  # for the path KL
     residuals = torch.full((K,), math.nan, dtype=y0.dtype, device=y0.device)
     if tol is not None:
         scale = tol * tol * y0.shape[-1] * as_t(scheme.noise_variance(eps))[:, None]
     converged = tol is None
     for k in range(K):
         scores = evaluate_score(score, path[offset : offset + n_steps], times, max_points, out=into)
-        weighted_cumsum(scores, weight, out=work)
+        if raw is not None:
+            raw.copy_(scores)
+        if scores is not sums:
+            sums.copy_(scores)
+        if scaled:
+            scaled_cumsum_(sums, weight)
+        else:
+            cumsum_(sums.mul_(as_t(weight)[:, None, None]))
         if redraw:
             base = fixed_term(("redraw", block.index, k))
-        torch.addcmul(base, grow, work, out=new[1:])
+        torch.addcmul(base, coefficient, sums, out=new[1:])
         if measure:
             # ‖ΔY_j‖ per point and sample; a NaN or inf anywhere in the iterate reaches the residual, so
             # checking the residual checks the iterate (one device sync per iteration)
-            norms = torch.linalg.vector_norm(torch.sub(new[1:], path[1:], out=work), dim=-1)
+            difference = torch.sub(new[1:], path[1:], out=buffer("difference", n_steps))
+            norms = torch.linalg.vector_norm(difference, dim=-1)
             residuals[k] = norms.square().mean(-1).sqrt().max()
             finite = bool(torch.isfinite(residuals[k]))
         else:
@@ -112,7 +125,9 @@ def picard_block(
             # score at any point reaches it
             finite = bool(torch.isfinite(new[-1]).all())
         if not finite:
-            what = "score" if not torch.isfinite(scores).all() else "iterate"
+            # "score": the score term (the scores, or their running sum) is not finite; "iterate": it is, and
+            # the iterate is not
+            what = "score" if not torch.isfinite(sums).all() else "iterate"
             raise NonFiniteError(sampler, what, block.index, k)
         path, new = new, path
         if log is not None:
@@ -123,7 +138,7 @@ def picard_block(
     path_kl = None
     if reference is not None:
         true = evaluate_score(reference, path[offset : offset + n_steps], times, max_points)
-        gap = (scores - true).pow(2).sum(-1).mean(-1)
+        gap = (raw - true).pow(2).sum(-1).mean(-1)
         path_kl = 0.5 * float((as_t(np.array(eps)) * gap).sum())
     return BlockOutput(path[-1].clone(), residuals, path_kl, converged)
 
