@@ -5,12 +5,12 @@ What is measured, for each dimension d in ``--dims``, on a **diagonal-covariance
 grid of ``--blocks`` blocks × ``--steps`` (M) steps, ``--samples`` (n) samples:
 
 * ``piadm_sde round``: one Picard iteration of a block, all M points scored in one batched call, the
-  scan and the check included: the marginal cost, (run with 2K iterations − run with ``--K``) ÷ (K ·
+  scan and the check included: the marginal cost, (run with 4K iterations − run with ``--K``) ÷ (3K ·
   blocks), so the block's one-off work (its noise draws) is left out; ``run ms/round`` is the whole
   run with ``--K`` divided by its rounds, noise draws included;
 * ``ode predictor round``: the same with v = 0 (no noise);
 * ``corrector iteration``: one Picard iteration of the PIADM-ODE corrector (M† = M steps), marginal
-  as above (corrector with 2K iterations − with K); ``run ms/round`` from the difference between
+  as above (corrector with 4K iterations − with K); ``run ms/round`` from the difference between
   ``piadm_ode`` with and without the corrector;
 * ``paradigms sweep`` (window M, fixed stride) and ``parataa sweep (m=2)`` (window M, Picard
   residuals, memory 2): one sweep of the window samplers, the whole run divided by its sweeps;
@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -143,8 +144,9 @@ def _floor(M: int, n: int, d: int, args, device, dtype) -> tuple[float, float]:
 def bench_dim(d: int, args, device: torch.device, dtype: torch.dtype) -> list[dict]:
     """Milliseconds per round of each sampler's round kind, against the floor over the same (M, n, d).
 
-    For the PIADM rounds, ``ms/round`` is the marginal cost of one Picard iteration: the run with 2K
-    iterations per block minus the run with K, divided by K·blocks, so the per-block work that does not
+    For the PIADM rounds, ``ms/round`` is the marginal cost of one Picard iteration: the run with 4K
+    iterations per block minus the run with K, divided by 3K·blocks (the two runs timed in turn, so
+    drifting load hits both), so the per-block work that does not
     repeat (the block's noise draws, its starting term) is left out; ``run ms/round`` is the whole run
     with K divided by its rounds. For the window samplers (whose sweeps all do the same work) both
     columns are the whole run divided by its sweeps.
@@ -159,28 +161,34 @@ def bench_dim(d: int, args, device: torch.device, dtype: torch.dtype) -> list[di
     corrector = lambda k: dict(K=k, steps=M, sub_blocks=1, h=0.5)
     runs = {
         "sde K": lambda: piadm_sde(target, grid, K=K, generator=gen(), **common),
-        "sde 2K": lambda: piadm_sde(target, grid, K=2 * K, generator=gen(), **common),
+        "sde 4K": lambda: piadm_sde(target, grid, K=4 * K, generator=gen(), **common),
         "ode K": lambda: piadm_ode(target, grid, K=K, generator=gen(), **common),
-        "ode 2K": lambda: piadm_ode(target, grid, K=2 * K, generator=gen(), **common),
+        "ode 4K": lambda: piadm_ode(target, grid, K=4 * K, generator=gen(), **common),
         "corr K": lambda: piadm_ode(target, grid, K=K, corrector=corrector(K), generator=gen(), **common),
-        "corr 2K": lambda: piadm_ode(target, grid, K=K, corrector=corrector(2 * K), generator=gen(), **common),
+        "corr 4K": lambda: piadm_ode(target, grid, K=K, corrector=corrector(4 * K), generator=gen(), **common),
         "paradigms": lambda: paradigms(target, grid, window=M, tol=None, stride=M // K or 1, generator=gen(), **common),
         "parataa": lambda: parataa(target, grid, window=M, memory=2, tol=1e-3, max_sweeps=K * B, generator=gen(),
                                    **common),
     }
     torch_floor, row_floor = _floor(M, n, d, args, device, dtype)
     floor = min(torch_floor, row_floor)
-    seconds, rounds = {}, {}
-    for name, run in runs.items():
-        result = {}
-        seconds[name] = _best_time(lambda: result.__setitem__("out", run()), device, args.warmup, args.repeats)
-        rounds[name] = result["out"].rounds
+    # every run once per repeat, in turn (so that load that comes and goes hits the K and the 4K runs alike)
+    results = {name: [run() for _ in range(args.warmup)] for name, run in runs.items()}
+    seconds = dict.fromkeys(runs, math.inf)
+    for _ in range(args.repeats):
+        for name, run in runs.items():
+            _sync(device)
+            start = time.perf_counter()
+            results[name] = run()
+            _sync(device)
+            seconds[name] = min(seconds[name], time.perf_counter() - start)
+    rounds = {name: result.rounds for name, result in results.items()}
     kinds = {  # name: (marginal seconds per round, whole-run seconds per round, rounds of the K run)
-        "piadm_sde round": ((seconds["sde 2K"] - seconds["sde K"]) / (K * B), seconds["sde K"] / rounds["sde K"],
+        "piadm_sde round": ((seconds["sde 4K"] - seconds["sde K"]) / (3 * K * B), seconds["sde K"] / rounds["sde K"],
                             rounds["sde K"]),
-        "ode predictor round": ((seconds["ode 2K"] - seconds["ode K"]) / (K * B), seconds["ode K"] / rounds["ode K"],
+        "ode predictor round": ((seconds["ode 4K"] - seconds["ode K"]) / (3 * K * B), seconds["ode K"] / rounds["ode K"],
                                 rounds["ode K"]),
-        "corrector iteration": ((seconds["corr 2K"] - seconds["corr K"]) / (K * B),
+        "corrector iteration": ((seconds["corr 4K"] - seconds["corr K"]) / (3 * K * B),
                                 (seconds["corr K"] - seconds["ode K"]) / (K * B), K * B),
         "paradigms sweep": (seconds["paradigms"] / rounds["paradigms"],) * 2 + (rounds["paradigms"],),
         "parataa sweep (m=2)": (seconds["parataa"] / rounds["parataa"],) * 2 + (rounds["parataa"],),
