@@ -761,3 +761,41 @@ def test_workspace_hands_out_the_same_memory_while_the_shape_fits():
     for block in grid:  # every block on fresh buffers (workspace=None)
         y = picard_block(target.score, block, y, 3, EXPONENTIAL_INTEGRATOR, 1.0, noise).value
     assert torch.equal(piadm_sde(target, grid, noise=noise, K=3).samples, y)
+
+
+def test_scaled_cumsum_is_the_weighted_cumulative_sum_over_the_weight():
+    """samplers.common.scaled_cumsum_ (the PIADM block's in-place score sum): w_j · result_j equals
+    Σ_{i≤j} w_i t_i, in place; zero or non-finite weights are refused."""
+    from piadm_verify.samplers.common import scaled_cumsum_
+
+    t = torch.randn(7, 4, 3, dtype=F64, generator=torch.Generator().manual_seed(0))
+    w = np.linspace(0.3, 2.0, 7) * np.exp(-np.arange(7) / 3)
+    wt = torch.as_tensor(w)[:, None, None]
+    expected = torch.cumsum(wt * t, 0)
+    out = scaled_cumsum_(t, w)
+    assert out is t
+    torch.testing.assert_close(wt * out, expected, rtol=1e-13, atol=1e-14)
+    for bad in (np.r_[w[:3], 0.0, w[4:]], np.r_[w[:6], np.inf]):
+        with pytest.raises(ValueError, match="weights must be finite and nonzero"):
+            scaled_cumsum_(t, bad)
+
+
+def test_a_scheme_with_a_zero_score_weight_runs_the_plain_sum():
+    """A scheme whose score weight vanishes on some steps (not the project's: someone else's) takes the
+    block's other path (weights multiplied in, plain cumulative sum) and still matches its sequential
+    run once K ≥ M."""
+    from dataclasses import dataclass
+
+    from piadm_verify.core.schemes import ExponentialIntegrator
+
+    @dataclass(frozen=True)
+    class EveryOtherScore(ExponentialIntegrator):
+        def score_weight(self, eps, v):
+            weight = super().score_weight(eps, v)
+            return np.where(np.arange(weight.shape[0]) % 2 == 0, weight, 0.0)
+
+    grid, target, scheme = uniform_grid(), diag_target(), EveryOtherScore()
+    parallel = piadm_sde(target, grid, 30, 3, K=grid.max_steps, generator=6, scheme=scheme).samples
+    sequential = sequential_sde(target, grid, 30, 3, generator=6, scheme=scheme).samples
+    torch.testing.assert_close(parallel, sequential, rtol=0, atol=1e-12)
+    assert not torch.allclose(parallel, sequential_sde(target, grid, 30, 3, generator=6).samples, atol=1e-3)
