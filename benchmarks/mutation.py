@@ -121,7 +121,9 @@ def group_pyproject(group: Group) -> str:
         head, _, rest = text.partition("[tool.mutmut]")
         following = rest.find("\n[")
         text = head + (rest[following + 1:] if following >= 0 else "")
+    # mutmut runs pytest in its own process (its trampolines and statistics need that): no xdist workers
     settings = dict(base, source_paths=["piadm_verify"], only_mutate=list(group.modules), also_copy=["analytic"],
+                    pytest_add_cli_args=list(base.get("pytest_add_cli_args", [])) + ["-n", "0"],
                     pytest_add_cli_args_test_selection=[t for t in group.tests + SHARED_TESTS if (ROOT / t).exists()])
     return text.rstrip() + "\n\n[tool.mutmut]\n" + "".join(f"{key} = {json.dumps(value)}\n" for key, value in settings.items())
 
