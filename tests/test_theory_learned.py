@@ -26,7 +26,10 @@ from broken import BROKEN, distorted, finitely_tripped
 from piadm_verify.models import load_score
 from piadm_verify.reporting.environment import torch_threads
 from piadm_verify.studies import CORRECT, judge, study
-from piadm_verify.studies.learned import (GRID, LEARNED_TARGETS, MANIFEST, NETWORKS_DIR, committed_networks,
+from scipy import stats as scipy_stats
+
+from piadm_verify.studies.learned import (DIFFUSERS_SCHEDULERS, GRID, LEARNED_TARGETS, MANIFEST, NETWORKS_DIR,
+                                          committed_networks,
                                           learned_target)
 from piadm_verify.verification import stats
 from piadm_verify.verification.claims import ALPHA_FAMILY
@@ -147,6 +150,51 @@ def test_adaptive_piadm_runs_for_every_network_within_its_iteration_limit(table)
     K = adaptive.column("K").astype(float)
     assert np.all((K >= 1) & (K <= table.settings["M"] + 1))
     assert np.all(np.isfinite(adaptive.column("piadm_path_kl").astype(float)))
+
+
+def _diffusers_z(table) -> dict:
+    """Per (target, diffusers scheduler): z of the least-trained network's output error over the
+    best-trained one's, ``(e_worst − e_best)/(se_worst² + se_best²)^{1/2}``."""
+    z = {}
+    for target in TARGETS:
+        for sampler in DIFFUSERS_SCHEDULERS.values():
+            rows = table.where(target=target, sampler=sampler)
+            steps = rows.column("steps").astype(float)
+            error, se = rows.column("error").astype(float), rows.column("error_se").astype(float)
+            worst, best = int(np.argmin(steps)), int(np.argmax(steps))
+            z[target, sampler] = (error[worst] - error[best]) / math.hypot(se[worst], se[best])
+    return z
+
+
+def _diffusers_order_holds(table) -> bool:
+    """One-sided z tests, Bonferroni over targets × schedulers at α = 1e-4."""
+    z = _diffusers_z(table)
+    return min(z.values()) > scipy_stats.norm.isf(1e-4 / len(z))
+
+
+def test_diffusers_schedulers_run_with_every_network_and_show_its_delta(table):
+    """Where diffusers is installed, its DDPM and DDIM schedulers run with every network (as an
+    ε-prediction, clip_sample=False, 50 steps of their own schedule) beside the project's samplers:
+    finite output errors over the same scheduler with the exact score, no bound claimed. The
+    network's δ shows in code this project did not write: the least-trained network's excess is
+    larger than the best-trained one's on every target and scheduler (one-sided z tests, Bonferroni
+    over the 6 pairs, α = 1e-4; measured z ≥ 5). A table whose two errors are swapped fails it."""
+    pytest.importorskip("diffusers")
+    per_network = len(table.where(sampler="sequential"))
+    for sampler in DIFFUSERS_SCHEDULERS.values():
+        rows = table.where(sampler=sampler)
+        assert len(rows) == per_network
+        assert np.all(np.isfinite(rows.column("error").astype(float)))
+        assert np.all(np.isnan(rows.column("bound").astype(float)))
+    assert table.settings["diffusers"] == list(DIFFUSERS_SCHEDULERS.values())
+    assert _diffusers_order_holds(table), _diffusers_z(table)
+    # negative control: best and worst network's errors swapped on one target's DDPM rows
+    error = table.column("error").astype(float).copy()
+    rows = np.nonzero((table.column("target") == "trimodal_1d") & (table.column("sampler") == "diffusers_ddpm"))[0]
+    steps = table.column("steps").astype(float)[rows]
+    worst, best = rows[np.argmin(steps)], rows[np.argmax(steps)]
+    error[[worst, best]] = error[[best, worst]]
+    assert not _diffusers_order_holds(distorted(table, "error", error))
 
 
 def test_the_learned_plot_draws_every_network(table, tmp_path):

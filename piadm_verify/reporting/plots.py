@@ -543,15 +543,17 @@ def mixture_separation_plot(tables: Mapping, verdicts: Mapping, out_dir: Path, *
 def learned_plot(tables: Mapping, verdicts: Mapping, out_dir: Path, *, table: str = "learned",
                  filename: str = "learned.png") -> list[str]:
     """Trained networks of measured δ (one colour per target). Left: the PIADM-SDE output error over
-    the exact score's (sequential ○, theorem's K △, K* □; ±2 SE bars) against ½δ₂², with the bound
-    ½δ₂² + init dashed; values at or below 0 sit on the lower edge, hollow. Middle: the Girsanov path
+    the exact score's (sequential ○, theorem's K △, K* □, adaptive ▽; ±2 SE bars) against ½δ₂², with
+    the bound ½δ₂² + init dashed, and diffusers' DDPM (+) and DDIM (×) with the same networks where
+    the table has them (on their own schedules: shown, not bounded); values at or below 0 sit on the lower edge, hollow. Middle: the Girsanov path
     quantity against ½δ₂², equality dotted and the claim's band (a factor 4, where ½δ₂² ≤ 0.25)
     shaded. Right: PIADM-ODE's TV excess against δ_∞ with the theorem's (T² + N²)^{1/2}δ_∞ dashed."""
     data = tables.get(table)
     if data is None:
         return []
     fig, (left, middle, right) = _figure(3)
-    markers = {"sequential": "o", "piadm_theorem": "^", "piadm_k_star": "s", "piadm_adaptive": "v", "piadm_ode": "D"}
+    markers = {"sequential": "o", "piadm_theorem": "^", "piadm_k_star": "s", "piadm_adaptive": "v", "piadm_ode": "D",
+               "diffusers_ddpm": "P", "diffusers_ddim": "X"}
     half = 0.5 * data.column("delta2").astype(float) ** 2
     error = data.column("error").astype(float)
     positive = error[np.isfinite(error) & (error > 0)]
@@ -582,7 +584,9 @@ def learned_plot(tables: Mapping, verdicts: Mapping, out_dir: Path, *, table: st
     init = float(np.max(data.column("init").astype(float)))
     left.plot(grid_x, grid_x + init, "--", color="0.35", label="bound ½δ₂² + init")
     left.set(xlabel="½δ₂² (committed)", ylabel="KL(p_η ‖ q̂_θ) − KL(p_η ‖ q̂_exact) (10-d: projections)",
-             title="PIADM-SDE: ○ sequential, △ theorem's K, □ K*")
+             title="PIADM-SDE: ○ sequential, △ theorem's K, □ K*, ▽ adaptive"
+                   + ("\ndiffusers with the same networks: + DDPM, × DDIM" if np.isin(data.column("sampler"), ["diffusers_ddpm",
+                                                                                    "diffusers_ddim"]).any() else ""))
     middle.plot(grid_x, grid_x, ":", color="0.35", label="path quantity = ½δ₂²")
     regime = grid_x[grid_x <= 0.25]
     if regime.size:

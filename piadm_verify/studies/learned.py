@@ -17,6 +17,10 @@ every network and by the exact score (common random numbers):
   ``K*``, the least K whose Picard update is ≤ ``tolerance · (tr Cov p_η)^{1/2}`` in every block;
 * PIADM-SDE at the theorem's ``K = ⌈½ log(d δ₂⁻²)⌉`` (at least 1, at most M) and at ``K*``;
 * PIADM-ODE at ``K*`` with a short corrector;
+* where the optional diffusers is installed, diffusers' DDPM and DDIM schedulers
+  (:data:`DIFFUSERS_SCHEDULERS`, ``clip_sample=False``) driven by the network as an ε-prediction
+  (:func:`~piadm_verify.external.diffusers_sampler`), on their own 50-step schedules: code this
+  project did not write, shown beside the bound but not held to it (its grid is not the study's);
 
 and the same samplers with the exact score, whose output error is the floor (discretisation,
 initialisation and, below K*, Picard). The output error is the excess over that floor under common
@@ -42,6 +46,8 @@ from analytic import Gaussian, GaussianMixture, gaussian_kl
 
 from ..core.grid import TimeGrid
 from ..core.schemes import Corrector
+from ..external import diffusers_sampler
+from ..external.diffusers_driver import require_diffusers
 from ..models import load_score, measure_delta
 from ..samplers.ode import piadm_ode
 from ..samplers.sde import piadm_sde, sequential_sde
@@ -67,6 +73,7 @@ __all__ = [
     "initialisation_bound",
     "theorem_K",
     "LearnedSweep",
+    "DIFFUSERS_SCHEDULERS",
     "learned_sweep",
     "STUDIES",
 ]
@@ -172,7 +179,8 @@ class LearnedSweep:
 noise scale, docs/mathematics.md §11), PIADM-ODE's ``corrector``,
     ``delta_samples`` and ``delta_samples_linf`` draws for the fresh δ₂ and δ_∞ measurements (δ_∞
     evaluates 48 grid times, so it gets fewer), ``bootstrap`` paired resamples for the
-    output error's standard error."""
+    output error's standard error; ``diffusers``: the diffusers scheduler classes also run with every
+    network (``diffusers_steps`` inference steps; none where diffusers is not installed)."""
 
     networks: tuple = ()
     directory: str | None = None
@@ -185,6 +193,8 @@ noise scale, docs/mathematics.md §11), PIADM-ODE's ``corrector``,
     bootstrap: int = 200
     seed: int = 5
     adaptive_tol: float = 0.05
+    diffusers: tuple = ("DDPMScheduler", "DDIMScheduler")
+    diffusers_steps: int = 50
 
 
 class _PathRecorder:
@@ -277,6 +287,26 @@ def _excess(run, floor_run, p_eta, divergence: str, config: LearnedSweep, seed: 
     return paired_excess(x, y, p_eta, divergence, method=method, bootstrap=config.bootstrap, generator=seed)
 
 
+DIFFUSERS_SCHEDULERS = {"DDPMScheduler": "diffusers_ddpm", "DDIMScheduler": "diffusers_ddim"}
+"""The diffusers classes the learned sweep can run, and their ``sampler`` names in the table."""
+
+
+def _diffusers_samplers(config: LearnedSweep) -> list:
+    """``(row name, sampler, grid)`` for each of ``config.diffusers`` (``clip_sample=False``: the default
+    clamps x₀ to [−1, 1], finding F7), or none where diffusers is not installed."""
+    if not config.diffusers:
+        return []
+    unknown = set(config.diffusers) - set(DIFFUSERS_SCHEDULERS)
+    if unknown:
+        raise ValueError(f"diffusers must name schedulers among {sorted(DIFFUSERS_SCHEDULERS)}, got {sorted(unknown)}")
+    try:
+        module = require_diffusers()
+    except ImportError:
+        return []
+    return [(DIFFUSERS_SCHEDULERS[name], *diffusers_sampler(getattr(module, name)(clip_sample=False),
+                                                            config.diffusers_steps)) for name in config.diffusers]
+
+
 def learned_sweep(config: LearnedSweep = LearnedSweep(), variant: Variant = CORRECT) -> Table:
     """Table ``learned``: one row per (network, sampler), sampler ∈ ``sequential``, ``piadm_theorem``,
     ``piadm_k_star`` (PIADM-SDE at the theorem's K and at K*), ``piadm_adaptive`` (adaptive PIADM at
@@ -307,6 +337,7 @@ def learned_sweep(config: LearnedSweep = LearnedSweep(), variant: Variant = CORR
     directory = Path(NETWORKS_DIR if config.directory is None else config.directory)
     grid = learned_grid()
     M, N = grid.max_steps, grid.blocks
+    external = _diffusers_samplers(config)
     rows = []
     for target_name in dict.fromkeys(r.target for r in records):
         i = list(LEARNED_TARGETS).index(target_name)
@@ -373,11 +404,30 @@ def learned_sweep(config: LearnedSweep = LearnedSweep(), variant: Variant = CORR
                                  piadm_path_kl=math.nan if sampler in ("sequential", "piadm_ode") or run is None
                                  else float(run.path_kl),
                                  projection_p=projection_p))
+            for k, (sampler, run_external, external_grid) in enumerate(external, start=len(samplers)):
+                # the network as an ε-prediction in someone else's sampler, against the same scheduler with the
+                # exact score (same noise); on the scheduler's own schedule, so no bound of this study applies
+                generator = lambda: torch.Generator().manual_seed(seeds["main"])
+                run = unless_blown_up(run_external, score, external_grid, config.n, target.dim, generator=generator())
+                floor_run = unless_blown_up(run_external, target, external_grid, config.n, target.dim,
+                                            generator=generator())
+                p_end = target.marginal(external_grid.eta)
+                seed = derived_seed(config.seed, i, j + 1, k)
+                excess = _excess(run, floor_run, p_end, "kl", config, seed)
+                moment = (_excess(run, floor_run, p_end, "kl", replace(config, bootstrap=2), seed, "moment").value
+                          if target.dim > 2 else math.nan)
+                rows.append(dict(common, sampler=sampler, K=math.nan, divergence=excess.divergence, error=excess.value,
+                                 error_se=excess.stderr, error_value=excess.value_samples,
+                                 error_floor=excess.value_reference, moment_error=moment, bound=math.nan,
+                                 path_kl=math.nan, path_kl_se=math.nan, piadm_path_kl=math.nan,
+                                 projection_p=math.nan))
     return Table.from_rows("learned", rows, {**GRID, "N": N, "M": M, "n": config.n, "n_parity": config.n_parity,
                                              "tolerance": config.tolerance, "adaptive_tol": config.adaptive_tol,
                                              "delta_samples": config.delta_samples,
                                              "delta_samples_linf": config.delta_samples_linf,
-                                             "variant": variant.name})
+                                             "variant": variant.name,
+                                             "diffusers": [name for name, *_ in external],
+                                             "diffusers_steps": config.diffusers_steps})
 
 
 def _faulted(net, target, variant: Variant):
@@ -403,7 +453,10 @@ LEARNED = Study(
         "sampler, K and noise (histogram KL with exact bin masses; in 10-d the mean over projections, a lower bound), "
         "against ½δ₂²: every point lies below the Girsanov bound ½δ₂² + KL(p_T ‖ N(0, I)) (dashed; at the theorem's K "
         "the theorem's Picard term d T e^{−K} is added). The bound is nearly attained on the 1-d and 2-d ladders "
-        "(ratios up to ≈ 1), far from it in the 10-d projections. Middle: the Girsanov path quantity along the "
+        "(ratios up to ≈ 1), far from it in the 10-d projections. Beside them (+ DDPM, × DDIM): diffusers' "
+        "schedulers driven by the same networks as ε-predictions on their own 50-step schedules, over the same "
+        "scheduler with the exact score; not held to the bound (another grid), they show what the network's δ "
+        "costs in code this project did not write. Middle: the Girsanov path quantity along the "
         "sampler's own paths against ½δ₂² (dotted: equality); within a factor 4 (shaded) once ½δ₂² ≤ 0.25, growing "
         "without bound below that accuracy, where a poor score drives its own paths to where it is wrong. Right: "
         "PIADM-ODE's TV excess against δ_∞, far below the theorem's (T² + N²)^{1/2}δ_∞ with constant 1 (dashed). "
