@@ -186,7 +186,8 @@ def bench_dim(d: int, args, device: torch.device, dtype: torch.dtype) -> list[di
     kinds = {  # name: (marginal seconds per round, whole-run seconds per round, rounds of the K run)
         "piadm_sde round": ((seconds["sde 4K"] - seconds["sde K"]) / (3 * K * B), seconds["sde K"] / rounds["sde K"],
                             rounds["sde K"]),
-        "ode predictor round": ((seconds["ode 4K"] - seconds["ode K"]) / (3 * K * B), seconds["ode K"] / rounds["ode K"],
+        "ode predictor round": ((seconds["ode 4K"] - seconds["ode K"]) / (3 * K * B),
+                                seconds["ode K"] / rounds["ode K"],
                                 rounds["ode K"]),
         "corrector iteration": ((seconds["corr 4K"] - seconds["corr K"]) / (3 * K * B),
                                 (seconds["corr K"] - seconds["ode K"]) / (K * B), K * B),

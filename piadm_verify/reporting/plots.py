@@ -545,7 +545,8 @@ def learned_plot(tables: Mapping, verdicts: Mapping, out_dir: Path, *, table: st
     """Trained networks of measured δ (one colour per target). Left: the PIADM-SDE output error over
     the exact score's (sequential ○, theorem's K △, K* □, adaptive ▽; ±2 SE bars) against ½δ₂², with
     the bound ½δ₂² + init dashed, and diffusers' DDPM (+) and DDIM (×) with the same networks where
-    the table has them (on their own schedules: shown, not bounded); values at or below 0 sit on the lower edge, hollow. Middle: the Girsanov path
+    the table has them (on their own schedules: shown, not bounded); values at or below 0 sit on the
+    lower edge, hollow. Middle: the Girsanov path
     quantity against ½δ₂², equality dotted and the claim's band (a factor 4, where ½δ₂² ≤ 0.25)
     shaded. Right: PIADM-ODE's TV excess against δ_∞ with the theorem's (T² + N²)^{1/2}δ_∞ dashed."""
     data = tables.get(table)
@@ -583,10 +584,10 @@ def learned_plot(tables: Mapping, verdicts: Mapping, out_dir: Path, *, table: st
     grid_x = np.geomspace(max(half.min(), 1e-6), half.max(), 50)
     init = float(np.max(data.column("init").astype(float)))
     left.plot(grid_x, grid_x + init, "--", color="0.35", label="bound ½δ₂² + init")
+    external = np.isin(data.column("sampler"), ["diffusers_ddpm", "diffusers_ddim"]).any()
     left.set(xlabel="½δ₂² (committed)", ylabel="KL(p_η ‖ q̂_θ) − KL(p_η ‖ q̂_exact) (10-d: projections)",
              title="PIADM-SDE: ○ sequential, △ theorem's K, □ K*, ▽ adaptive"
-                   + ("\ndiffusers with the same networks: + DDPM, × DDIM" if np.isin(data.column("sampler"), ["diffusers_ddpm",
-                                                                                    "diffusers_ddim"]).any() else ""))
+                   + ("\ndiffusers with the same networks: + DDPM, × DDIM" if external else ""))
     middle.plot(grid_x, grid_x, ":", color="0.35", label="path quantity = ½δ₂²")
     regime = grid_x[grid_x <= 0.25]
     if regime.size:

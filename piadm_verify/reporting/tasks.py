@@ -234,7 +234,8 @@ def _run_distributed(fn, keys, args_list, seed, scheduler, jobs, threads, connec
             pending, workerless_since = list(futures), None
             while pending:
                 try:
-                    done, not_done = wait(pending, timeout=min(_POLL_SECONDS, worker_timeout / 2), return_when="FIRST_COMPLETED")
+                    done, not_done = wait(pending, timeout=min(_POLL_SECONDS, worker_timeout / 2),
+                                          return_when="FIRST_COMPLETED")
                 except TimeoutError:
                     done, not_done = (), pending
                 for future in done:

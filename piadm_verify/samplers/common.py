@@ -13,7 +13,8 @@ from ..core.grid import TimeGrid
 from ..core.noise import StepNoise
 from ..core.schemes import SDEScheme
 
-__all__ = ["Setup", "setup", "check_noise", "start", "increments", "cumsum_", "scaled_cumsum_", "Workspace", "resolve_score", "writes_into", "evaluate_score", "residual"]
+__all__ = ["Setup", "setup", "check_noise", "start", "increments", "cumsum_", "scaled_cumsum_", "Workspace",
+           "resolve_score", "writes_into", "evaluate_score", "residual"]
 
 
 def resolve_score(score):

@@ -78,7 +78,7 @@ def picard_block(
         total = zeta.add_(y0) if zeta.shape == (n_steps, *y0.shape) else zeta + y0  # a probe's (M, 1, d) draw
         return total.mul_(grow)
 
-    # Y^{(k+1)}_{m+1} = D_{m+1} (y0 + Σ_{j≤m} D_{j+1}^{-1} v ζ_j) + D_{m+1} Σ_{j≤m} w_j S_j with w_j = D_{j+1}^{-1} c_j:
+    # Y^{(k+1)}_{m+1} = D_{m+1} (y0 + Σ_{j≤m} D_{j+1}^{-1} v ζ_j) + D_{m+1} Σ_{j≤m} w_j S_j, w_j = D_{j+1}^{-1} c_j:
     # the first term ("base") does not change between iterations, so an iteration is one in-place scaled cumulative
     # sum of the scores, u_m = Σ_{j≤m} (w_j/w_m) S_j (samplers.common.scaled_cumsum_), and one fused multiply-add
     # Y = base + (D w) ⊙ u, all in buffers the run's blocks share (docs/mathematics.md §4). Weights that are zero
