@@ -82,7 +82,8 @@ from ..verification.claims import head_to_head as claims
 from ..verification.claims.base import ALPHA
 from ..verification.estimators import histogram_divergences
 from ..verification.tables import Table
-from .base import CORRECT, Plot, Study, Variant, anisotropic_target, product_target, unless_blown_up
+from .base import (CORRECT, Plot, Study, Variant, anisotropic_target, kl_or_inf, product_target, tv_or_one,
+                   unless_blown_up)
 from .mixture import derived_seed, mixture_target
 
 __all__ = [
@@ -242,17 +243,13 @@ def _monte_carlo_row(setup: _Replicates, run: Callable, base: dict, batch: int, 
 
 # -- the SDE study ---------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class HeadToHead:
-    """The SDE head-to-head: product Gaussians at ``dims`` (fast path) and the rotated anisotropic
-    Gaussian at ``anisotropic_dim``, accuracies ``deltas`` (the grid of each (d, δ): see the module
-    docstring); PIADM K = 1 … ``k_max``; fixed-stride ParaDiGMS for every window in ``windows`` and
-    stride ``p / k``, k in ``sweeps_per_state`` (each state gets about k Picard updates), on grids
-    of at most ``window_max_steps`` steps (``anisotropic_window_max_steps``: the rotated target
-    probes one class per coordinate); PIADM on the preset's own grid up to ``theorem_max_steps``
-    points per block. Monte Carlo at ``mc_dims``: ParaDiGMS (``windows``, ``tols``), ParaTAA
-    (order = window, ``taa_windows``, ``memories``, ``tols``) and adaptive PIADM (``tols``),
-    ``replicates`` × ``batch`` samples, ParaDiGMS also on ``single_seeds`` single-sample batches.
-    Fixed-point runs: ``fixed_point_n`` paths on the grid of (``dims[0]``, ``deltas[0]``)."""
+class _Comparison:
+    """What the SDE and ODE head-to-head studies share: product Gaussians at ``dims``, accuracies
+    ``deltas``, PIADM K = 1 … ``k_max``, fixed-stride ParaDiGMS for every window in ``windows`` with
+    stride ``p / k``, k in ``sweeps_per_state``, on grids of at most ``window_max_steps`` steps; Monte
+    Carlo at ``mc_dims`` with tolerances ``tols`` (ParaTAA: ``taa_windows``, ``memories``),
+    ``replicates`` × ``batch`` samples, ParaDiGMS also on ``single_seeds`` single-sample batches;
+    ``fixed_point_n`` paths for the fixed-point runs; the master ``seed``."""
 
     dims: tuple = (4, 64)
     deltas: tuple = (0.1,)
@@ -261,11 +258,6 @@ class HeadToHead:
     windows: tuple = (8, 32, 128)
     sweeps_per_state: tuple = (1, 2, 4)
     window_max_steps: int = 600
-    theorem_max_steps: int = 5000
-    anisotropic_dim: int | None = None
-    anisotropic_deltas: tuple = (0.1,)
-    anisotropic_windows: tuple = (128,)
-    anisotropic_window_max_steps: int = 600
     mc_dims: tuple = (4,)
     tols: tuple = (3.0, 1.0, 0.3)
     taa_windows: tuple = (32,)
@@ -277,12 +269,24 @@ class HeadToHead:
     seed: int = 11
 
 
-def _kl(p: Gaussian, q: Gaussian | None) -> float:
-    if q is None:
-        return math.inf
-    with np.errstate(all="ignore"):
-        value = gaussian_kl(p, q)
-    return value if math.isfinite(value) else math.inf
+@dataclass(frozen=True)
+class HeadToHead(_Comparison):
+    """The SDE head-to-head: product Gaussians at ``dims`` (fast path) and the rotated anisotropic
+    Gaussian at ``anisotropic_dim``, accuracies ``deltas`` (the grid of each (d, δ): see the module
+    docstring); PIADM K = 1 … ``k_max``; fixed-stride ParaDiGMS for every window in ``windows`` and
+    stride ``p / k``, k in ``sweeps_per_state`` (each state gets about k Picard updates), on grids
+    of at most ``window_max_steps`` steps (``anisotropic_window_max_steps``: the rotated target
+    probes one class per coordinate); PIADM on the preset's own grid up to ``theorem_max_steps``
+    points per block. Monte Carlo at ``mc_dims``: ParaDiGMS (``windows``, ``tols``), ParaTAA
+    (order = window, ``taa_windows``, ``memories``, ``tols``) and adaptive PIADM (``tols``),
+    ``replicates`` × ``batch`` samples, ParaDiGMS also on ``single_seeds`` single-sample batches.
+    Fixed-point runs: ``fixed_point_n`` paths on the grid of (``dims[0]``, ``deltas[0]``)."""
+
+    theorem_max_steps: int = 5000
+    anisotropic_dim: int | None = None
+    anisotropic_deltas: tuple = (0.1,)
+    anisotropic_windows: tuple = (128,)
+    anisotropic_window_max_steps: int = 600
 
 
 def _strides(window: int, sweeps: tuple) -> list[int]:
@@ -332,7 +336,7 @@ def _sde_gaussian_rows(config: HeadToHead, variant: Variant, kind: str, target: 
     laws = unless_blown_up(exact_laws, target, run_grid, Ks, error=variant.error(target), scheme=variant.scheme,
                            fallback={K: None for K in Ks})
     for K in Ks:
-        error = _kl(p_eta, laws[K])
+        error = kl_or_inf(p_eta, laws[K])
         for family in ("piadm",) * (K <= config.k_max) + ("piadm_preset",) * (K == own_preset.K):
             rows.append(_row(**base, family=family, config=f"K={K}", K=K, method="exact", rounds=K * run_grid.blocks,
                              rounds_max=K * run_grid.blocks, score_evals=K * run_grid.total_steps,
@@ -342,7 +346,7 @@ def _sde_gaussian_rows(config: HeadToHead, variant: Variant, kind: str, target: 
         theorem = variant.grid(own_preset.grid())
         law = unless_blown_up(exact_law, target, theorem, "sde", own_preset.K, error=variant.error(target),
                               scheme=variant.scheme)
-        error = _kl(p_eta, law)
+        error = kl_or_inf(p_eta, law)
         rows.append(_row(**base | _grid_row(kind, d, delta, theorem), family="piadm_theorem",
                          config=f"K={own_preset.K},M={own_preset.M}", K=own_preset.K, method="exact",
                          rounds=own_preset.K * theorem.blocks, rounds_max=own_preset.K * theorem.blocks,
@@ -351,7 +355,8 @@ def _sde_gaussian_rows(config: HeadToHead, variant: Variant, kind: str, target: 
     limit = config.window_max_steps if kind == "product" else config.anisotropic_window_max_steps
     if grid.total_steps <= limit:
         windows = config.windows if kind == "product" else config.anisotropic_windows
-        rows += _fixed_stride_rows(variant, _eigenbasis(target), grid, base, windows, config.sweeps_per_state, _kl)
+        rows += _fixed_stride_rows(variant, _eigenbasis(target), grid, base, windows, config.sweeps_per_state,
+                                   kl_or_inf)
     if kind == "product" and d in config.mc_dims:
         rows += _sde_monte_carlo_rows(config, variant, target, grid, base)
     return rows
@@ -370,7 +375,7 @@ def _replicates(config, target: Gaussian, grid: TimeGrid, reference_error: float
 
 def _sde_monte_carlo_rows(config: HeadToHead, variant: Variant, target: Gaussian, grid: TimeGrid, base: dict) -> list[dict]:
     d = target.dim
-    setup = _replicates(config, target, grid, _sequential_kl(target, grid), _kl, 1.0, d,
+    setup = _replicates(config, target, grid, _sequential_kl(target, grid), kl_or_inf, 1.0, d,
                         round(base["delta"] * 1e6))
     score = variant.score(target)
     bias = d * moment_kl_null_bias(config.batch)
@@ -458,7 +463,7 @@ def head_to_head_sweep(config: HeadToHead = HeadToHead(), variant: Variant = COR
 
 # -- the ODE study ---------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class HeadToHeadODE:
+class HeadToHeadODE(_Comparison):
     """The ODE head-to-head on product Gaussians: the probability-flow chain (v = 0) on grids from the
     ladder with TV(p_η, sequential) ≤ δ/2 (T and N from :func:`~piadm_verify.core.presets.ode_preset`).
     Exact: the sequential predictor (ladder rungs), with a sequential corrector after every block
@@ -468,27 +473,9 @@ class HeadToHeadODE:
     ``window_max_steps``). Monte Carlo at ``mc_dims``: ParaDiGMS, ParaTAA and adaptive PIADM-ODE
     (corrector off) with tolerances ``tols`` (normalised by the SDE variance, as in ParaDiGMS)."""
 
-    dims: tuple = (4, 64)
-    deltas: tuple = (0.1,)
-    eta: float = 1e-3
-    k_max: int = 10
     gamma: float = 2.0
-    windows: tuple = (8, 32, 128)
-    sweeps_per_state: tuple = (1, 2, 4)
-    window_max_steps: int = 600
-    mc_dims: tuple = (4,)
     tols: tuple = (1.0, 0.1, 0.01)
-    taa_windows: tuple = (32,)
-    memories: tuple = (1, 2, 4)
-    batch: int = 200
-    replicates: int = 3
-    single_seeds: int = 4
-    fixed_point_n: int = 8
     seed: int = 12
-
-
-def _tv(p: Gaussian, q: Gaussian | None) -> float:
-    return 1.0 if q is None else gaussian_tv(p, q)
 
 
 def _ode_rows(config: HeadToHeadODE, variant: Variant, target: Gaussian, delta: float) -> list[dict]:
@@ -508,14 +495,14 @@ def _ode_rows(config: HeadToHeadODE, variant: Variant, target: Gaussian, delta: 
     corrector = Corrector(K=m, steps=m, sub_blocks=1, h=1.0, gamma=config.gamma)
     law = exact_laws_ode(target, grid, [m], corrector)[(m, m)]
     rows.append(_row(**base, family="sequential_ode_corrector", config=f"m={m},M†={m}", rounds=2 * J,
-                     rounds_max=2 * J, score_evals=2 * J, peak_points=1, space=d, **exact(_tv(p_eta, law))))
+                     rounds_max=2 * J, score_evals=2 * J, peak_points=1, space=d, **exact(tv_or_one(p_eta, law))))
     run_grid = variant.grid(grid)
     Ks = list(range(1, config.k_max + 1))
     laws = unless_blown_up(exact_laws, target, run_grid, Ks, error=variant.error(target), v=0.0, scheme=variant.scheme,
                            fallback={K: None for K in Ks})
     for K in Ks:
         rows.append(_row(**base, family="piadm_ode", config=f"K={K}", K=K, rounds=K * N, rounds_max=K * N,
-                         score_evals=K * J, peak_points=m, space=m * d, **exact(_tv(p_eta, laws[K]))))
+                         score_evals=K * J, peak_points=m, space=m * d, **exact(tv_or_one(p_eta, laws[K]))))
     own = (variant.ode_preset or ode_preset)(d, delta, eta=config.eta)
     pairs = [(K, K, "piadm_ode_corrector") for K in Ks] + [(own.K, own.corrector_K, "piadm_ode_preset")]
     for K, Kc, family in pairs:
@@ -524,11 +511,12 @@ def _ode_rows(config: HeadToHeadODE, variant: Variant, target: Gaussian, delta: 
                               corrector_Ks=[Kc], scheme=variant.scheme, fallback={(K, Kc): None})[(K, Kc)]
         rows.append(_row(**base, family=family, config=f"K={K},K†={Kc}", K=K, rounds=(K + Kc) * N,
                          rounds_max=(K + Kc) * N, score_evals=(K + Kc) * J, peak_points=m, space=m * d,
-                         **exact(_tv(p_eta, law))))
+                         **exact(tv_or_one(p_eta, law))))
     if J <= config.window_max_steps:
-        rows += _fixed_stride_rows(variant, target, grid, base, config.windows, config.sweeps_per_state, _tv, v=0.0)
+        rows += _fixed_stride_rows(variant, target, grid, base, config.windows, config.sweeps_per_state, tv_or_one,
+                                   v=0.0)
     if d in config.mc_dims:
-        setup = _replicates(config, target, grid, _sequential_tv(target, grid), _tv, 0.0, d, round(delta * 1e6))
+        setup = _replicates(config, target, grid, _sequential_tv(target, grid), tv_or_one, 0.0, d, round(delta * 1e6))
         score = variant.score(target)
         seeds = tuple(derived_seed(config.seed, d, round(delta * 1e6), 1000 + i) for i in range(config.single_seeds))
         for tol in config.tols:
